@@ -1,0 +1,21 @@
+//! custody: an append-only, signed, hash-chained evidence ledger for identity incidents.
+//!
+//! # Layout
+//! One data flow, one module per step:
+//! record ([`record`]) → canonical bytes ([`canonical`], [`commit`], [`entry`]) → sign + chain
+//! ([`sign`], [`entry`]) → store ([`log`] for the evidence, [`index`] for the sled lookups, both
+//! behind [`ledger`]) → verify ([`verify`]) / query ([`ledger`]) / export.
+//!
+//! The evidence is the segment files under `log/`; `index/` is derived and can always be rebuilt.
+//! `docs/FORMAT.md` specifies every byte that is signed or stored.
+#![forbid(unsafe_code)]
+
+pub mod canonical;
+pub mod commit;
+pub mod entry;
+mod enums;
+pub mod log;
+pub mod record;
+pub mod secrets;
+pub mod sign;
+pub mod time;

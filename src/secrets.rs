@@ -1,0 +1,141 @@
+//! Recognises values that look like credential material, so that they never enter a record.
+//!
+//! A ledger stores identifiers and fingerprints of secrets, never secrets (principle 5). This module
+//! owns only the recognition; `record` decides where it applies (every free-text field). The rules are
+//! deliberately specific prefixes and shapes with few false positives; they are listed in
+//! `docs/FORMAT.md`, "Values that are refused".
+
+/// What kind of credential a value looks like.
+pub fn looks_like_secret(value: &str) -> Option<&'static str> {
+    if value.contains("-----BEGIN") && value.contains("PRIVATE KEY") {
+        return Some("a PEM private key block");
+    }
+    if value.contains("PuTTY-User-Key-File") {
+        return Some("a PuTTY private key");
+    }
+    for token in value.split(|c: char| !(c.is_ascii_alphanumeric() || "_-./+=".contains(c))) {
+        if let Some(kind) = token_kind(token) {
+            return Some(kind);
+        }
+    }
+    if let Some(pos) = value.find("SSWS ") {
+        let rest = &value[pos + 5..];
+        if rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            .count()
+            >= 20
+        {
+            return Some("an Okta API token (SSWS)");
+        }
+    }
+    None
+}
+
+fn token_kind(token: &str) -> Option<&'static str> {
+    const PREFIXES: &[(&str, usize, &str)] = &[
+        ("ghp_", 30, "a GitHub personal access token"),
+        ("gho_", 30, "a GitHub OAuth token"),
+        ("ghu_", 30, "a GitHub user-to-server token"),
+        ("ghs_", 30, "a GitHub server-to-server token"),
+        ("ghr_", 30, "a GitHub refresh token"),
+        ("github_pat_", 40, "a GitHub fine-grained token"),
+        ("glpat-", 20, "a GitLab personal access token"),
+        ("xoxb-", 10, "a Slack bot token"),
+        ("xoxp-", 10, "a Slack user token"),
+        ("xoxa-", 10, "a Slack app token"),
+        ("xoxr-", 10, "a Slack refresh token"),
+        ("xoxs-", 10, "a Slack session token"),
+        ("xoxe-", 10, "a Slack token"),
+        ("sk_live_", 20, "a Stripe secret key"),
+        ("rk_live_", 20, "a Stripe restricted key"),
+        ("npm_", 36, "an npm access token"),
+        ("hvs.", 24, "a HashiCorp Vault service token"),
+        ("hvb.", 24, "a HashiCorp Vault batch token"),
+        ("AIza", 35, "a Google API key"),
+        ("ya29.", 20, "a Google OAuth access token"),
+        ("sk-", 40, "an API secret key"),
+    ];
+    for (prefix, min_rest, kind) in PREFIXES {
+        if let Some(rest) = token.strip_prefix(prefix) {
+            if rest.len() >= *min_rest {
+                return Some(kind);
+            }
+        }
+    }
+    if is_jwt(token) {
+        return Some("a JSON Web Token");
+    }
+    if is_aws_secret_key(token) {
+        return Some("an AWS secret access key");
+    }
+    None
+}
+
+/// Three base64url segments, the first decoding to a JSON header (`eyJ` is the base64 of `{"`).
+fn is_jwt(token: &str) -> bool {
+    let parts: Vec<&str> = token.split('.').collect();
+    parts.len() == 3
+        && parts[0].starts_with("eyJ")
+        && parts[0].len() >= 10
+        && parts[1].len() >= 10
+        && parts.iter().all(|p| {
+            p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// 40 characters of the base64 alphabet mixing upper case, lower case and digits: the shape of an AWS
+/// secret access key. Lower-case hex digests (SHA-1, git commits) do not match.
+fn is_aws_secret_key(token: &str) -> bool {
+    token.len() == 40
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'+')
+        && token.bytes().any(|b| b.is_ascii_uppercase())
+        && token.bytes().any(|b| b.is_ascii_lowercase())
+        && token.bytes().any(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_secret;
+
+    #[test]
+    fn recognises_credentials() {
+        let cases = [
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE=\n-----END OPENSSH PRIVATE KEY-----",
+            "-----BEGIN RSA PRIVATE KEY-----",
+            "key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY leaked",
+            "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
+            "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ",
+            "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            "Authorization: SSWS 00abcdefghijklmnopqrstuvwxyz0123456789AB",
+            "AIzaSyA1234567890abcdefghijklmnopqrstuv",
+            "hvs.CAESIJ1234567890abcdefghijklmnop",
+        ];
+        for c in cases {
+            assert!(looks_like_secret(c).is_some(), "not recognised: {c}");
+        }
+    }
+
+    #[test]
+    fn leaves_identifiers_alone() {
+        let cases = [
+            "AKIAIOSFODNN7EXAMPLE",
+            "arn:aws:iam::123456789012:user/ci-deploy",
+            "arn:aws:iam::aws:policy/AdministratorAccess",
+            "3038ebd2-c98a-4c65-9b6e-e22506292313",
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+            "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8",
+            "alice@corp.example",
+            "contain leaked CI deploy key",
+            "ghp_short",
+            "projects/acme-prod/serviceAccounts/deployer@acme-prod.iam.gserviceaccount.com",
+        ];
+        for c in cases {
+            assert_eq!(looks_like_secret(c), None, "false positive: {c}");
+        }
+    }
+}

@@ -11,11 +11,16 @@
 #![forbid(unsafe_code)]
 
 pub mod canonical;
+pub mod chain;
 pub mod commit;
 pub mod entry;
 mod enums;
+pub mod index;
+pub mod ledger;
 pub mod log;
+pub mod merkle;
 pub mod record;
 pub mod secrets;
 pub mod sign;
 pub mod time;
+pub mod verify;

@@ -1,0 +1,249 @@
+//! What the user typed: clap definitions of every command and flag. No ledger logic here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// custody: an immutable, verifiable evidence ledger for identity incidents.
+///
+/// Exit codes: 0 success (for verify: intact), 1 integrity failure, 2 usage, input or I/O error.
+#[derive(Parser, Debug)]
+#[command(name = "custody", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LedgerArg {
+    /// Ledger directory [env: CUSTODY_LEDGER, default: ./custody-ledger]
+    #[arg(
+        long,
+        env = "CUSTODY_LEDGER",
+        default_value = "custody-ledger",
+        hide_default_value = true,
+        hide_env = true
+    )]
+    pub ledger: PathBuf,
+    /// Seconds to wait for another process that holds the ledger
+    #[arg(long, default_value_t = 30)]
+    pub wait: u64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KeyArg {
+    /// Private key file (from `custody keygen`) that signs the new entries
+    #[arg(long, env = "CUSTODY_KEY")]
+    pub key: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write a new ed25519 private key (mode 0600) and print its public key and key ID
+    Keygen {
+        /// Where to write the key; an existing file is never overwritten
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a ledger whose genesis entry names it and authorises the key
+    Init {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        key: KeyArg,
+        /// Human-readable ledger name
+        #[arg(long, default_value = "custody")]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Authorise or retire signer keys (signed key-management entries)
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Append one record (from flags) or many (--json FILE|- with one object or JSON Lines, one batch)
+    Append(AppendArgs),
+    /// Check every entry of the ledger; exit 0 intact, 1 integrity failure, 2 usage or I/O error
+    Verify {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        /// Public key the genesis entry must be signed by (custody-ed25519:HEX, HEX, or a file)
+        #[arg(long)]
+        trust: Option<String>,
+        /// A size and head hash noted earlier (SIZE:HASH): detects truncation and rewrite since
+        #[arg(long)]
+        head: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List entries, optionally filtered
+    Log {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the entry count and head hash
+    Head {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild index/ from log/
+    Reindex {
+        #[command(flatten)]
+        ledger: LedgerArg,
+    },
+    /// Create a demo ledger with a realistic incident, verify it and print its timeline
+    Demo {
+        /// Directory for the demo ledger and key (default: a new temporary directory)
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Authorise a new signer key (its public key: custody-ed25519:HEX, HEX, or a key file)
+    Add {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        key: KeyArg,
+        /// The public key to authorise, or a private key file to take it from
+        #[arg(long = "public")]
+        public: String,
+        /// What this key is for, e.g. "soar-prod"
+        #[arg(long)]
+        label: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retire a signer key: entries it signs after this are invalid
+    Retire {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        key: KeyArg,
+        /// Key ID (16 hex digits) to retire
+        #[arg(long = "key-id")]
+        key_id: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the ledger's signer keys
+    List {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct FilterArgs {
+    #[arg(long)]
+    pub incident: Option<String>,
+    /// Target identity ID
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Actor ID
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Event time at or after (RFC 3339)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Event time at or before (RFC 3339)
+    #[arg(long)]
+    pub until: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct AppendArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    #[command(flatten)]
+    pub key: KeyArg,
+    /// Read records from a file or `-` (stdin): one JSON object, or JSON Lines (one batch)
+    #[arg(long, conflicts_with_all = ["incident", "action"])]
+    pub json: Option<String>,
+    #[command(flatten)]
+    pub record: RecordFlags,
+}
+
+/// The common record fields as flags (see the record contract in docs/FORMAT.md).
+#[derive(Args, Debug, Default)]
+pub struct RecordFlags {
+    /// Incident (correlation) ID, e.g. INC-2026-0042
+    #[arg(long)]
+    pub incident: Option<String>,
+    /// grant, revoke, emergency_grant, rotate, disable, enable, create, delete, session_revoke, ...
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Who did it
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// human, service, agent or system
+    #[arg(long, default_value = "human")]
+    pub actor_kind: String,
+    /// The identity acted on
+    #[arg(long)]
+    pub target: Option<String>,
+    /// human, service_account, api_key, oauth_grant, token, certificate, service_principal, ...
+    #[arg(long)]
+    pub target_kind: Option<String>,
+    /// The system the target lives in, e.g. aws-iam, okta, vault, github
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Entitlement, permission or resource concerned
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Who approved
+    #[arg(long)]
+    pub approved_by: Option<String>,
+    /// Through what, e.g. servicenow
+    #[arg(long)]
+    pub approval_source: Option<String>,
+    /// Ticket or change ID
+    #[arg(long)]
+    pub approval_ref: Option<String>,
+    /// When it was approved (RFC 3339)
+    #[arg(long)]
+    pub approved_at: Option<String>,
+    /// Record explicitly that there was no approval, and why
+    #[arg(long, conflicts_with = "approved_by")]
+    pub no_approval: Option<String>,
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// success, failure, partial or pending
+    #[arg(long, default_value = "success")]
+    pub status: String,
+    /// Outcome detail
+    #[arg(long)]
+    pub detail: Option<String>,
+    /// When it happened at the source (RFC 3339); absent if not given
+    #[arg(long)]
+    pub occurred_at: Option<String>,
+    /// When a temporary grant expires (RFC 3339); required for emergency_grant
+    #[arg(long)]
+    pub expires_at: Option<String>,
+    /// Accountable owner of the target
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Seq of an earlier entry this one answers (repeatable)
+    #[arg(long = "ref")]
+    pub refs: Vec<u64>,
+    /// Evidence as SYSTEM:ID or SYSTEM:sha256:HEX (repeatable)
+    #[arg(long)]
+    pub evidence: Vec<String>,
+    /// Extension attribute KEY=VALUE (repeatable)
+    #[arg(long = "attr")]
+    pub attributes: Vec<String>,
+}

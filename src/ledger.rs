@@ -1,0 +1,997 @@
+//! The ledger: durable appends, reads and queries over one ledger directory.
+//!
+//! This is the only module that knows both the evidence (`log/`, see [`crate::log`]) and the derived
+//! index (`index/`, see [`crate::index`]). Callers see records, entries, seqs and receipts, never file
+//! handles. An append returns only after its frames are fsync'd; the index is updated afterwards and
+//! caught up from the log on the next open if a crash came in between. A process holds the ledger's
+//! lock file (`ledger.lock`) while it has the ledger open (sled allows one process per database);
+//! another process waits for it up to [`OpenOptions::wait`]. Within a process a [`Ledger`] is shared
+//! between threads (`Sync`); appends are serialised by one writer mutex.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::chain::ChainState;
+use crate::commit::{Field, Openings, RandomSalts};
+use crate::entry::{
+    seal, Body, Change, Control, Entry, Hash, Header, SignedBody, Unsigned, FORMAT_VERSION,
+};
+use crate::index::{Index, IndexEntry, IndexError, Loc, Posting};
+use crate::log::{
+    self, entry_frame, list_segments, parse_frame, Appender, LogError, ScanItem, Scanner, Tail,
+    FLAG_END_OF_BATCH,
+};
+use crate::merkle;
+use crate::record::{limits, Record, RecordError};
+use crate::sign::SecretKey;
+use crate::time::Timestamp;
+
+/// The most records one batch may hold.
+pub const MAX_BATCH: usize = 10_000;
+
+/// Errors of ledger operations. Integrity problems found by verification are not errors here;
+/// they are [`crate::verify::Finding`]s.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// `index` counts from 1, as people count records in a file.
+    #[error("record {index} of the batch: {problem}")]
+    Record { index: usize, problem: RecordError },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("key {key_id} is not an active signer of this ledger; an authorised key must add it first (`custody key add`)")]
+    NotAuthorized { key_id: String },
+    #[error("ledger {dir} is locked by another process; waited {waited:?} (raise --wait, or send appends to one `custody serve`)")]
+    Locked { dir: String, waited: Duration },
+    #[error("{dir} is not a custody ledger (no log/ directory); create one with `custody init`")]
+    NotALedger { dir: String },
+    #[error(
+        "{dir} already exists and is not empty; `custody init` needs a new or empty directory"
+    )]
+    Exists { dir: String },
+    #[error("the log is damaged ({0}); run `custody verify` to locate every problem")]
+    Damaged(String),
+    #[error("incident {incident} is under legal hold since entry {since} (ref {reference}); {what} is refused")]
+    Held {
+        incident: String,
+        since: u64,
+        reference: String,
+        what: String,
+    },
+    #[error("no entry {seq}: the ledger has {size} entries")]
+    NoSuchEntry { seq: u64, size: u64 },
+    #[error("{path}: {source}")]
+    Io { path: String, source: io::Error },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LedgerError + '_ {
+    move |source| LedgerError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// What an append returns for each entry: its place in the ledger, once durable.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, serde::Deserialize)]
+pub struct Receipt {
+    pub seq: u64,
+    pub entry_hash: String,
+    pub ledger_time: String,
+}
+
+/// The ledger's size and the hash of its last entry.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Head {
+    pub size: u64,
+    pub head_hash: String,
+}
+
+/// How to open a ledger.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// How long to wait for another process's lock.
+    pub wait: Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            wait: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What opening the ledger had to repair.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct OpenReport {
+    /// Torn tails moved to `quarantine/` (never acknowledged).
+    pub quarantined: Vec<String>,
+    /// The index was missing, stale beyond repair or corrupt and was rebuilt from the log.
+    pub rebuilt_index: bool,
+    /// Entries the index had not seen yet and caught up on.
+    pub caught_up: u64,
+}
+
+/// Selects entries.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub incident: Option<String>,
+    pub target: Option<String>,
+    pub actor: Option<String>,
+    /// Event time (occurred_at, else ledger time) at or after.
+    pub since: Option<Timestamp>,
+    /// Event time at or before.
+    pub until: Option<Timestamp>,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        self.incident.is_none()
+            && self.target.is_none()
+            && self.actor.is_none()
+            && self.since.is_none()
+            && self.until.is_none()
+    }
+
+    /// Whether an entry matches every criterion (values are compared with what the log holds).
+    pub fn matches(&self, e: &Entry) -> bool {
+        let event_time = event_time(e);
+        if self.since.is_some_and(|s| event_time < s.nanos())
+            || self.until.is_some_and(|u| event_time > u.nanos())
+        {
+            return false;
+        }
+        let c = e.change();
+        if let Some(i) = &self.incident {
+            if c.map(|c| &c.incident) != Some(i) {
+                return false;
+            }
+        }
+        for (want, f) in [
+            (&self.target, Field::TargetId),
+            (&self.actor, Field::ActorId),
+        ] {
+            if let Some(w) = want {
+                if c.is_none() || e.openings.value(f) != Some(w.as_bytes()) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// An entry's event time in nanoseconds: occurred_at, else the ledger time.
+pub fn event_time(e: &Entry) -> i64 {
+    e.change()
+        .and_then(|c| c.occurred_at)
+        .unwrap_or(e.header().ledger_time)
+        .nanos()
+}
+
+struct Writer {
+    state: ChainState,
+    appender: Appender,
+}
+
+/// An open ledger.
+pub struct Ledger {
+    dir: PathBuf,
+    index: Index,
+    writer: Mutex<Writer>,
+    files: Mutex<HashMap<u64, Arc<File>>>,
+    _lock: File,
+}
+
+fn lock(dir: &Path, wait: Duration) -> Result<File, LedgerError> {
+    let path = dir.join("ledger.lock");
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    let start = Instant::now();
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(fs::TryLockError::WouldBlock) => {
+                if start.elapsed() >= wait {
+                    return Err(LedgerError::Locked {
+                        dir: dir.display().to_string(),
+                        waited: wait,
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(LedgerError::Io {
+                    path: path.display().to_string(),
+                    source: e,
+                })
+            }
+        }
+    }
+}
+
+/// Index records for one entry.
+fn index_entry(e: &Entry, loc: log::FrameLoc, merkle: Vec<(u64, Hash)>) -> IndexEntry {
+    let mut postings = Vec::new();
+    let mut incident_head = None;
+    if let Some(c) = e.change() {
+        postings.push((Posting::Incident, c.incident.as_bytes().to_vec()));
+        incident_head = Some((c.incident.clone(), e.hash));
+        if let Some(v) = e.openings.value(Field::TargetId) {
+            postings.push((Posting::Target, v.to_vec()));
+        }
+        if let Some(v) = e.openings.value(Field::ActorId) {
+            postings.push((Posting::Actor, v.to_vec()));
+        }
+        if let Some(Some(crate::entry::Shown::Value(ev))) = Some(c.evidence(&e.openings)) {
+            for k in evidence_keys(&ev) {
+                postings.push((Posting::Evidence, k.into_bytes()));
+            }
+        }
+    }
+    IndexEntry {
+        seq: e.seq(),
+        loc: Loc {
+            frame: loc,
+            hash: e.hash,
+            event_time: event_time(e),
+        },
+        postings,
+        incident_head,
+        merkle,
+    }
+}
+
+/// The keys under which evidence is recognised again (importers' idempotence): `system:id` and
+/// `system:digest`.
+pub fn evidence_keys(ev: &[crate::record::Evidence]) -> Vec<String> {
+    let mut keys = Vec::new();
+    for e in ev {
+        if let Some(id) = &e.id {
+            keys.push(format!("{}:{}", e.system, id));
+        }
+        if let Some(d) = &e.digest {
+            keys.push(format!("{}:{}", e.system, d));
+        }
+    }
+    keys
+}
+
+/// Reads stored Merkle hashes from the index, overlaid with hashes of the batch being built.
+struct MerkleReader<'a> {
+    index: &'a Index,
+    overlay: &'a HashMap<u64, Hash>,
+}
+
+impl merkle::HashReader for MerkleReader<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, merkle::MerkleError> {
+        indexes
+            .iter()
+            .map(|i| match self.overlay.get(i) {
+                Some(h) => Ok(*h),
+                None => self
+                    .index
+                    .merkle_hashes(&[*i])
+                    .map(|v| v[0])
+                    .map_err(|e| merkle::MerkleError::Storage(Box::new(e))),
+            })
+            .collect()
+    }
+}
+
+/// Computes the stored Merkle hashes that appending `entries` (seqs from `first`) adds.
+fn merkle_for(
+    index: &Index,
+    first: u64,
+    hashes: &[Hash],
+) -> Result<Vec<Vec<(u64, Hash)>>, LedgerError> {
+    let mut overlay = HashMap::new();
+    let mut out = Vec::with_capacity(hashes.len());
+    for (i, h) in hashes.iter().enumerate() {
+        let n = first + i as u64;
+        let reader = MerkleReader {
+            index,
+            overlay: &overlay,
+        };
+        let new = merkle::stored_hashes_for_append(n, merkle::leaf_hash(h), &reader)
+            .map_err(|e| LedgerError::Index(IndexError::Corrupt(e.to_string())))?;
+        let start = merkle::stored_hash_count(n);
+        let added: Vec<(u64, Hash)> = new
+            .into_iter()
+            .enumerate()
+            .map(|(k, h)| (start + k as u64, h))
+            .collect();
+        for (k, h) in &added {
+            overlay.insert(*k, *h);
+        }
+        out.push(added);
+    }
+    Ok(out)
+}
+
+impl Ledger {
+    /// Creates a ledger in `dir` (new or empty) whose genesis entry names it and authorises `key`.
+    pub fn init(dir: &Path, key: &SecretKey, name: &str) -> Result<(Ledger, Receipt), LedgerError> {
+        crate::record::check_text("ledger name", name, limits::ID)
+            .map_err(|e| LedgerError::Invalid(e.to_string()))?;
+        if dir.exists() && fs::read_dir(dir).map_err(io_err(dir))?.next().is_some() {
+            return Err(LedgerError::Exists {
+                dir: dir.display().to_string(),
+            });
+        }
+        fs::create_dir_all(dir.join("log")).map_err(io_err(dir))?;
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            log::sync_dir(parent)?;
+        }
+        log::sync_dir(dir)?;
+        let lockf = lock(dir, Duration::ZERO)?;
+        let mut ledger_id = [0u8; 16];
+        getrandom::fill(&mut ledger_id)
+            .map_err(|e| LedgerError::Invalid(format!("no random source: {e}")))?;
+        let mut appender = Appender::create(&dir.join("log"), ledger_id)?;
+        let pk = key.public();
+        let header = Header {
+            version: FORMAT_VERSION,
+            ledger_id,
+            seq: 0,
+            ledger_time: Timestamp::now(),
+            prev_hash: [0; 32],
+            key_id: pk.key_id(),
+            submitter: None,
+        };
+        let body = Body::Control(Control::LedgerInit {
+            name: name.to_string(),
+            public_key: pk.to_bytes(),
+        });
+        let e = Unsigned::new(SignedBody { header, body }, Openings::default()).sign(key);
+        let locs = appender.append(0, &[entry_frame(FLAG_END_OF_BATCH, &e)])?;
+        let index = Index::open(&dir.join("index"))?;
+        index.clear()?;
+        let mut state = ChainState::default();
+        state.apply(&e);
+        let merkle = merkle_for(&index, 0, &[e.hash])?;
+        index.add(
+            &[index_entry(
+                &e,
+                locs[0],
+                merkle.into_iter().next().unwrap_or_default(),
+            )],
+            &state,
+        )?;
+        let receipt = receipt(&e);
+        Ok((
+            Ledger {
+                dir: dir.to_path_buf(),
+                index,
+                writer: Mutex::new(Writer { state, appender }),
+                files: Mutex::new(HashMap::new()),
+                _lock: lockf,
+            },
+            receipt,
+        ))
+    }
+
+    /// Opens an existing ledger: takes the lock, quarantines a torn tail, and brings the index up to
+    /// date with the log (catching up, or rebuilding it when it is missing or does not match).
+    pub fn open(dir: &Path, opts: &OpenOptions) -> Result<(Ledger, OpenReport), LedgerError> {
+        let log_dir = dir.join("log");
+        if !log_dir.is_dir() {
+            return Err(LedgerError::NotALedger {
+                dir: dir.display().to_string(),
+            });
+        }
+        let lockf = lock(dir, opts.wait)?;
+        let mut report = OpenReport::default();
+        let index_dir = dir.join("index");
+        let index = match Index::open(&index_dir) {
+            Ok(i) => i,
+            Err(_) => {
+                // A corrupt index is derived data: throw it away and rebuild.
+                fs::remove_dir_all(&index_dir).map_err(io_err(&index_dir))?;
+                report.rebuilt_index = true;
+                Index::open(&index_dir)?
+            }
+        };
+        let ledger = Ledger {
+            dir: dir.to_path_buf(),
+            index,
+            // Placeholder writer; replaced by `recover`.
+            writer: Mutex::new(Writer {
+                state: ChainState::default(),
+                appender: Appender::open(&log_dir, [0; 16], 0, 0)
+                    .or_else(|_| dummy_appender(&log_dir))?,
+            }),
+            files: Mutex::new(HashMap::new()),
+            _lock: lockf,
+        };
+        ledger.recover(&mut report)?;
+        Ok((ledger, report))
+    }
+
+    fn recover(&self, report: &mut OpenReport) -> Result<(), LedgerError> {
+        let log_dir = self.dir.join("log");
+        // Where to resume: after the last entry the index knows, if the log agrees.
+        let mut state = match self.index.load_state() {
+            Ok(Some(s)) if s.next_seq > 0 => match self.index.loc(s.next_seq - 1)? {
+                Some(loc)
+                    if loc.hash == s.head_hash
+                        && self.read_at(loc.frame).map(|e| e.hash).ok() == Some(s.head_hash) =>
+                {
+                    Some((s, loc))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        if state.is_none() {
+            if self.index.load_state().ok().flatten().is_some() {
+                report.rebuilt_index = true;
+            } else if list_segments(&log_dir)?.len() > 0 && !report.rebuilt_index {
+                report.rebuilt_index = true;
+            }
+            self.index.clear()?;
+        }
+        let segments = list_segments(&log_dir)?;
+        if segments.is_empty() {
+            return Err(LedgerError::Damaged("log/ holds no segment files".into()));
+        }
+        let (mut st, mut scanner) = match state.take() {
+            Some((s, loc)) => {
+                let from: Vec<_> = segments
+                    .iter()
+                    .filter(|(seq, _)| *seq >= loc.frame.segment)
+                    .cloned()
+                    .collect();
+                let mut sc = Scanner::over(from);
+                sc.seek(loc.frame.offset + loc.frame.len as u64)?;
+                (s, sc)
+            }
+            None => (ChainState::default(), Scanner::over(segments.clone())),
+        };
+        let mut batch: Vec<(Entry, log::FrameLoc)> = Vec::new();
+        let mut caught = 0u64;
+        for item in scanner.by_ref() {
+            match item? {
+                ScanItem::Frame(f) => {
+                    let e = Entry::decode(&f.signed, f.signature, &f.openings).map_err(|err| {
+                        LedgerError::Damaged(format!(
+                            "segment {} offset {}: {err}",
+                            f.loc.segment, f.loc.offset
+                        ))
+                    })?;
+                    batch.push((e, f.loc));
+                    if batch.len() >= 4096 {
+                        caught += self.index_run(&mut st, std::mem::take(&mut batch))?;
+                    }
+                }
+                ScanItem::Damage {
+                    segment,
+                    offset,
+                    problem,
+                    ..
+                } => {
+                    return Err(LedgerError::Damaged(format!(
+                        "segment {segment} offset {offset}: {problem}"
+                    )));
+                }
+                ScanItem::BadSegment { path, problem, .. } => {
+                    return Err(LedgerError::Damaged(format!(
+                        "{}: {problem}",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        caught += self.index_run(&mut st, batch)?;
+        if let Tail::Torn { path, offset, .. } = scanner.tail().clone() {
+            let q = log::quarantine_tail(&path, offset, &self.dir.join("quarantine"))?;
+            report.quarantined.push(q.display().to_string());
+        }
+        if !report.rebuilt_index {
+            report.caught_up = caught;
+        }
+        if st.next_seq == 0 {
+            return Err(LedgerError::Damaged(
+                "the log holds no entries, not even the genesis entry".into(),
+            ));
+        }
+        let segments = list_segments(&log_dir)?;
+        let (active, path) = segments
+            .last()
+            .cloned()
+            .ok_or_else(|| LedgerError::Damaged("no segments".into()))?;
+        let len = fs::metadata(&path).map_err(io_err(&path))?.len();
+        let ledger_id = st.ledger_id.unwrap_or_default();
+        let appender = Appender::open(&log_dir, ledger_id, active, len)?;
+        self.index.save_state(&st)?;
+        *self.writer_lock() = Writer {
+            state: st,
+            appender,
+        };
+        Ok(())
+    }
+
+    /// Applies and indexes a run of entries read back from the log.
+    fn index_run(
+        &self,
+        st: &mut ChainState,
+        run: Vec<(Entry, log::FrameLoc)>,
+    ) -> Result<u64, LedgerError> {
+        if run.is_empty() {
+            return Ok(0);
+        }
+        let hashes: Vec<Hash> = run.iter().map(|(e, _)| e.hash).collect();
+        let first = run[0].0.seq();
+        if first != st.next_seq {
+            return Err(LedgerError::Damaged(format!(
+                "expected entry {} next in the log, found {first}; run `custody verify`",
+                st.next_seq
+            )));
+        }
+        let merkle = merkle_for(&self.index, first, &hashes)?;
+        let mut entries = Vec::with_capacity(run.len());
+        for ((e, loc), m) in run.iter().zip(merkle) {
+            st.apply(e);
+            entries.push(index_entry(e, *loc, m));
+        }
+        self.index.add(&entries, st)?;
+        Ok(run.len() as u64)
+    }
+
+    fn writer_lock(&self) -> MutexGuard<'_, Writer> {
+        // A panic while holding the writer cannot leave the log half-written (appends cut back on
+        // error), so a poisoned lock is safe to take over.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The ledger directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A copy of the chain state at the head (keys, holds, clients, incident heads).
+    pub fn state(&self) -> ChainState {
+        self.writer_lock().state.clone()
+    }
+
+    /// The ledger's size and head hash.
+    pub fn head(&self) -> Head {
+        let w = self.writer_lock();
+        Head {
+            size: w.state.next_seq,
+            head_hash: hex::encode(w.state.head_hash),
+        }
+    }
+
+    /// Appends one record durably.
+    pub fn append(
+        &self,
+        key: &SecretKey,
+        record: Record,
+        submitter: Option<&str>,
+    ) -> Result<Receipt, LedgerError> {
+        Ok(self.append_batch(key, vec![record], submitter)?.remove(0))
+    }
+
+    /// Appends records all-or-nothing with one fsync: validates all, seals in parallel, chains in
+    /// order, signs in parallel, writes, syncs, and only then returns receipts.
+    pub fn append_batch(
+        &self,
+        key: &SecretKey,
+        records: Vec<Record>,
+        submitter: Option<&str>,
+    ) -> Result<Vec<Receipt>, LedgerError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        if records.len() > MAX_BATCH {
+            return Err(LedgerError::Invalid(format!(
+                "a batch holds at most {MAX_BATCH} records; this one has {}",
+                records.len()
+            )));
+        }
+        if let Some(s) = submitter {
+            crate::record::check_text("submitter", s, limits::ID)
+                .map_err(|e| LedgerError::Invalid(e.to_string()))?;
+        }
+        let mut w = self.writer_lock();
+        let next = w.state.next_seq;
+        records.par_iter().enumerate().try_for_each(|(i, r)| {
+            r.validate(next + i as u64)
+                .map_err(|problem| LedgerError::Record {
+                    index: i + 1,
+                    problem,
+                })
+        })?;
+        let sealed: Vec<(Change, Openings)> = records
+            .par_iter()
+            .map(|r| seal(r, None, &mut RandomSalts))
+            .collect();
+        let bodies = sealed
+            .into_iter()
+            .map(|(c, o)| (Body::Change(c), o))
+            .collect();
+        self.write(&mut w, key, bodies, submitter)
+    }
+
+    /// Appends one control statement (key, redaction, hold, client) after checking it against the
+    /// chain rules.
+    pub fn append_control(
+        &self,
+        key: &SecretKey,
+        control: Control,
+    ) -> Result<Receipt, LedgerError> {
+        let mut w = self.writer_lock();
+        w.state
+            .check_control(w.state.next_seq, &control)
+            .map_err(LedgerError::Invalid)?;
+        Ok(self
+            .write(
+                &mut w,
+                key,
+                vec![(Body::Control(control), Openings::default())],
+                None,
+            )?
+            .remove(0))
+    }
+
+    /// Runs `f` with the writer held, so that a check and the append that depends on it are atomic
+    /// (holds and redactions).
+    pub fn with_state<T>(&self, f: impl FnOnce(&ChainState) -> T) -> T {
+        f(&self.writer_lock().state)
+    }
+
+    fn write(
+        &self,
+        w: &mut Writer,
+        key: &SecretKey,
+        bodies: Vec<(Body, Openings)>,
+        submitter: Option<&str>,
+    ) -> Result<Vec<Receipt>, LedgerError> {
+        let kid = key.public().key_id();
+        if w.state.active_key(&kid).is_none() {
+            return Err(LedgerError::NotAuthorized {
+                key_id: hex::encode(kid),
+            });
+        }
+        let next = w.state.next_seq;
+        let now = Timestamp::now();
+        let time = w.state.last_time.map_or(now, |t| t.max(now));
+        let mut prev = w.state.head_hash;
+        let mut overlay: HashMap<String, (u64, Hash)> = HashMap::new();
+        let mut unsigned = Vec::with_capacity(bodies.len());
+        for (i, (mut body, openings)) in bodies.into_iter().enumerate() {
+            let seq = next + i as u64;
+            if let Body::Change(c) = &mut body {
+                c.incident_prev = overlay
+                    .get(&c.incident)
+                    .or_else(|| w.state.incidents.get(&c.incident))
+                    .copied();
+            }
+            let header = Header {
+                version: FORMAT_VERSION,
+                ledger_id: w.state.ledger_id.unwrap_or_default(),
+                seq,
+                ledger_time: time,
+                prev_hash: prev,
+                key_id: kid,
+                submitter: submitter.map(str::to_owned),
+            };
+            let u = Unsigned::new(SignedBody { header, body }, openings);
+            if u.bytes.len() > limits::ENTRY_BYTES {
+                return Err(LedgerError::Invalid(format!(
+                    "entry {i} of the batch encodes to {} bytes; the limit is {}",
+                    u.bytes.len(),
+                    limits::ENTRY_BYTES
+                )));
+            }
+            if let Body::Change(c) = &u.signed.body {
+                overlay.insert(c.incident.clone(), (seq, u.hash));
+            }
+            prev = u.hash;
+            unsigned.push(u);
+        }
+        let entries: Vec<Entry> = unsigned.into_par_iter().map(|u| u.sign(key)).collect();
+        let last = entries.len() - 1;
+        let frames: Vec<Vec<u8>> = entries
+            .par_iter()
+            .enumerate()
+            .map(|(i, e)| entry_frame(if i == last { FLAG_END_OF_BATCH } else { 0 }, e))
+            .collect();
+        let locs = w.appender.append(next, &frames)?;
+        // Durable from here on. The index follows; if it fails, the next open catches it up.
+        let hashes: Vec<Hash> = entries.iter().map(|e| e.hash).collect();
+        let merkle = merkle_for(&self.index, next, &hashes);
+        for e in &entries {
+            w.state.apply(e);
+        }
+        if let Ok(merkle) = merkle {
+            let idx: Vec<IndexEntry> = entries
+                .iter()
+                .zip(locs)
+                .zip(merkle)
+                .map(|((e, l), m)| index_entry(e, l, m))
+                .collect();
+            let _ = self.index.add(&idx, &w.state);
+        }
+        Ok(entries.iter().map(receipt).collect())
+    }
+
+    fn file(&self, segment: u64) -> Result<Arc<File>, LedgerError> {
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = files.get(&segment) {
+            return Ok(f.clone());
+        }
+        let path = self.dir.join("log").join(log::segment_name(segment));
+        let f = Arc::new(File::open(&path).map_err(io_err(&path))?);
+        files.insert(segment, f.clone());
+        Ok(f)
+    }
+
+    /// Forgets cached segment handles (after a segment was rewritten).
+    pub(crate) fn drop_file_cache(&self) {
+        self.files.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    fn read_at(&self, loc: log::FrameLoc) -> Result<Entry, LedgerError> {
+        let f = self.file(loc.segment)?;
+        let mut buf = vec![0u8; loc.len as usize];
+        f.read_exact_at(&mut buf, loc.offset).map_err(|e| {
+            LedgerError::Damaged(format!(
+                "segment {} offset {}: {e}",
+                loc.segment, loc.offset
+            ))
+        })?;
+        let (_, signed, sig, openings, _) = parse_frame(&buf).map_err(|p| {
+            LedgerError::Damaged(format!(
+                "segment {} offset {}: {p}",
+                loc.segment, loc.offset
+            ))
+        })?;
+        Entry::decode(&signed, sig, &openings).map_err(|e| {
+            LedgerError::Damaged(format!(
+                "segment {} offset {}: {e}",
+                loc.segment, loc.offset
+            ))
+        })
+    }
+
+    /// The entry with this seq, read from the log.
+    pub fn get(&self, seq: u64) -> Result<Entry, LedgerError> {
+        let size = self.head().size;
+        let loc = self
+            .index
+            .loc(seq)?
+            .filter(|_| seq < size)
+            .ok_or(LedgerError::NoSuchEntry { seq, size })?;
+        let e = self.read_at(loc.frame)?;
+        if e.seq() != seq || e.hash != loc.hash {
+            return Err(LedgerError::Index(IndexError::Corrupt(format!(
+                "entry {seq} is not where the index says"
+            ))));
+        }
+        Ok(e)
+    }
+
+    /// The index's location record for an entry.
+    pub(crate) fn loc(&self, seq: u64) -> Result<Option<Loc>, LedgerError> {
+        Ok(self.index.loc(seq)?)
+    }
+
+    pub(crate) fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// The seqs of the entries that match, in seq order. Uses a posting list or the time index when
+    /// the filter allows, so that selecting k entries costs about O(k log n), not a scan.
+    pub fn select(&self, f: &Filter) -> Result<Vec<u64>, LedgerError> {
+        let size = self.head().size;
+        let candidates: Vec<u64> = if let Some(i) = &f.incident {
+            self.index
+                .postings(Posting::Incident, i.as_bytes())
+                .collect::<Result<_, _>>()?
+        } else if let Some(t) = &f.target {
+            self.index
+                .postings(Posting::Target, t.as_bytes())
+                .collect::<Result<_, _>>()?
+        } else if let Some(a) = &f.actor {
+            self.index
+                .postings(Posting::Actor, a.as_bytes())
+                .collect::<Result<_, _>>()?
+        } else if f.since.is_some() || f.until.is_some() {
+            let mut v: Vec<u64> = self
+                .index
+                .by_time(f.since.map(|t| t.nanos()), f.until.map(|t| t.nanos()))
+                .collect::<Result<_, _>>()?;
+            v.sort_unstable();
+            v
+        } else {
+            (0..size).collect()
+        };
+        let mut out = Vec::with_capacity(candidates.len());
+        for seq in candidates.into_iter().filter(|s| *s < size) {
+            if f.is_empty() || f.matches(&self.get(seq)?) {
+                out.push(seq);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The entries that match, read from the log, in seq order.
+    pub fn query<'a>(
+        &'a self,
+        f: &Filter,
+    ) -> Result<impl Iterator<Item = Result<Entry, LedgerError>> + 'a, LedgerError> {
+        let seqs = self.select(f)?;
+        Ok(seqs.into_iter().map(move |s| self.get(s)))
+    }
+
+    /// Whether any entry already carries this evidence key (`system:id` or `system:digest`).
+    pub fn has_evidence(&self, key: &str) -> Result<bool, LedgerError> {
+        Ok(self
+            .index
+            .postings(Posting::Evidence, key.as_bytes())
+            .next()
+            .transpose()?
+            .is_some())
+    }
+
+    /// Rebuilds `index/` from `log/`.
+    pub fn reindex(&self) -> Result<u64, LedgerError> {
+        let w = self.writer_lock();
+        self.index.clear()?;
+        let mut st = ChainState::default();
+        let mut batch = Vec::new();
+        for item in Scanner::open(&self.dir.join("log"))? {
+            match item? {
+                ScanItem::Frame(f) => {
+                    let e = Entry::decode(&f.signed, f.signature, &f.openings)
+                        .map_err(|err| LedgerError::Damaged(err.to_string()))?;
+                    batch.push((e, f.loc));
+                    if batch.len() >= 4096 {
+                        self.index_run(&mut st, std::mem::take(&mut batch))?;
+                    }
+                }
+                ScanItem::Damage {
+                    segment,
+                    offset,
+                    problem,
+                    ..
+                } => {
+                    return Err(LedgerError::Damaged(format!(
+                        "segment {segment} offset {offset}: {problem}"
+                    )))
+                }
+                ScanItem::BadSegment { path, problem, .. } => {
+                    return Err(LedgerError::Damaged(format!(
+                        "{}: {problem}",
+                        path.display()
+                    )))
+                }
+            }
+        }
+        self.index_run(&mut st, batch)?;
+        drop(w);
+        let n = st.next_seq;
+        self.writer_lock().state = st;
+        self.index.flush();
+        Ok(n)
+    }
+
+    /// Describes a redaction entry for display beside the fields it erased.
+    pub fn describe_redaction(&self, seq: u64) -> Map<String, Value> {
+        let mut m = Map::new();
+        if let Ok(e) = self.get(seq) {
+            if let Some(Control::Redact {
+                reason,
+                authority,
+                mode,
+                ..
+            }) = e.control()
+            {
+                m.insert("reason".into(), json!(reason));
+                m.insert("authority".into(), json!(authority));
+                m.insert("mode".into(), json!(mode.as_str()));
+            }
+        }
+        m
+    }
+
+    /// The JSON view of an entry with redacted fields described.
+    pub fn entry_json(&self, e: &Entry) -> Value {
+        entry_json(e, &|s| self.describe_redaction(s))
+    }
+
+    /// Tree root of the first `size` entries (RFC 6962 over entry hashes).
+    pub fn tree_root(&self, size: u64) -> Result<Hash, LedgerError> {
+        let head = self.head().size;
+        if size > head {
+            return Err(LedgerError::Invalid(format!(
+                "the ledger has {head} entries; there is no tree of size {size}"
+            )));
+        }
+        merkle::tree_hash(size, &self.merkle_reader())
+            .map_err(|e| LedgerError::Index(IndexError::Corrupt(e.to_string())))
+    }
+
+    /// A reader over the stored Merkle hashes, for proofs.
+    pub fn merkle_reader(&self) -> impl merkle::HashReader + '_ {
+        IndexHashes(&self.index)
+    }
+}
+
+struct IndexHashes<'a>(&'a Index);
+
+impl merkle::HashReader for IndexHashes<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, merkle::MerkleError> {
+        self.0
+            .merkle_hashes(indexes)
+            .map_err(|e| merkle::MerkleError::Storage(Box::new(e)))
+    }
+}
+
+fn dummy_appender(log_dir: &Path) -> Result<Appender, LedgerError> {
+    // Only used as a placeholder before recovery picks the real active segment.
+    let segments = list_segments(log_dir)?;
+    let (seq, _) = segments
+        .first()
+        .cloned()
+        .ok_or_else(|| LedgerError::Damaged("log/ holds no segment files".into()))?;
+    Ok(Appender::open(log_dir, [0; 16], seq, 0)?)
+}
+
+fn receipt(e: &Entry) -> Receipt {
+    Receipt {
+        seq: e.seq(),
+        entry_hash: hex::encode(e.hash),
+        ledger_time: e.header().ledger_time.to_rfc3339(),
+    }
+}
+
+/// The JSON view of an entry: header facts, then `record` (with redactions described by `describe`)
+/// or `control`.
+pub fn entry_json(e: &Entry, describe: &dyn Fn(u64) -> Map<String, Value>) -> Value {
+    let h = e.header();
+    let mut m = Map::new();
+    m.insert("seq".into(), json!(h.seq));
+    m.insert("entry_hash".into(), json!(hex::encode(e.hash)));
+    m.insert("ledger_time".into(), json!(h.ledger_time.to_rfc3339()));
+    m.insert("prev_hash".into(), json!(hex::encode(h.prev_hash)));
+    m.insert("key_id".into(), json!(hex::encode(h.key_id)));
+    m.insert("signature".into(), json!(hex::encode(e.signature)));
+    if let Some(s) = &h.submitter {
+        m.insert("submitter".into(), json!(s));
+    }
+    m.insert("action".into(), json!(e.action_name()));
+    match &e.signed.body {
+        Body::Change(c) => {
+            if let Some((s, hh)) = c.incident_prev {
+                m.insert(
+                    "incident_prev".into(),
+                    json!({"seq": s, "entry_hash": hex::encode(hh)}),
+                );
+            }
+            m.insert("record".into(), c.to_json(&e.openings, describe));
+        }
+        Body::Control(c) => {
+            m.insert("control".into(), c.to_json());
+        }
+    }
+    Value::Object(m)
+}

@@ -1,0 +1,585 @@
+//! Verification: walks `log/` from the first byte and judges every entry, trusting nothing else.
+//!
+//! This is the "verify" step. It reads only the segment files (never `index/`), streams them in
+//! chunks (memory does not grow with the ledger, apart from one (seq, hash) per incident and the
+//! redaction markers still waiting for their redaction entry), decodes and checks commitments in
+//! parallel, applies the chain rules of [`crate::chain`] in order and checks signatures in parallel
+//! across cores. Every problem becomes a [`Finding`] with the seq, segment and offset where it was
+//! found; the walk continues past it so that all problems are reported, not only the first.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::chain::{short, ChainState, Violation};
+use crate::commit::{commit, Field, FieldMask, Opening};
+use crate::entry::{signature_message, Control, Entry, Hash};
+use crate::log::{LogError, RawFrame, ScanItem, Scanner, Tail};
+use crate::sign::PublicKey;
+
+/// How many frames are decoded and verified together.
+const CHUNK: usize = 4096;
+/// How many findings are kept in full; the rest are counted.
+const MAX_FINDINGS: usize = 10_000;
+
+/// One integrity problem, located.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    pub seq: Option<u64>,
+    pub segment: Option<u64>,
+    pub offset: Option<u64>,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.seq, self.segment, self.offset) {
+            (Some(s), Some(g), Some(o)) => write!(
+                f,
+                "entry {s} (segment {g}, offset {o}): [{}] {}",
+                self.kind, self.message
+            ),
+            (None, Some(g), Some(o)) => write!(
+                f,
+                "segment {g}, offset {o}: [{}] {}",
+                self.kind, self.message
+            ),
+            (Some(s), _, _) => write!(f, "entry {s}: [{}] {}", self.kind, self.message),
+            _ => write!(f, "[{}] {}", self.kind, self.message),
+        }
+    }
+}
+
+/// What the auditor asks the verifier to hold the ledger to.
+#[derive(Default)]
+pub struct VerifyOptions<'a> {
+    /// The genesis key must be this key.
+    pub trust: Option<PublicKey>,
+    /// A (size, head hash) noted earlier: the ledger must still have that entry at `size - 1`.
+    pub head: Option<(u64, Hash)>,
+    /// Called with the number of entries checked so far.
+    pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+}
+
+/// How many fields one redaction entry accounts for.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct RedactionSummary {
+    pub redaction_seq: u64,
+    pub fields: u64,
+    pub entries: u64,
+}
+
+/// The result of a verification.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub intact: bool,
+    pub entries: u64,
+    pub size: u64,
+    #[serde(serialize_with = "ser_hex_opt")]
+    pub head_hash: Option<Hash>,
+    pub ledger_id: Option<String>,
+    pub ledger_name: Option<String>,
+    pub genesis_key: Option<String>,
+    /// `pinned` when `--trust` matched, `first-use` when the genesis key was taken on trust.
+    pub trust: &'static str,
+    pub findings: Vec<Finding>,
+    pub findings_omitted: u64,
+    pub warnings: Vec<String>,
+    pub redacted_fields: u64,
+    pub redactions: Vec<RedactionSummary>,
+    pub keys: Vec<String>,
+    #[serde(skip)]
+    pub tail: Tail,
+}
+
+fn ser_hex_opt<S: serde::Serializer>(h: &Option<Hash>, s: S) -> Result<S::Ok, S::Error> {
+    match h {
+        Some(h) => s.serialize_str(&hex::encode(h)),
+        None => s.serialize_none(),
+    }
+}
+
+/// Checks an entry's openings against its commitments. Returns the problems and the fields that
+/// are marked redacted (to be matched with their redaction entries). `withheld_ok` is true inside a
+/// bundle, where a producer may withhold fields.
+pub fn check_content(e: &Entry, withheld_ok: bool) -> (Vec<Violation>, Vec<(Field, u64)>) {
+    let mut problems = Vec::new();
+    let mut redacted = Vec::new();
+    let seq = e.seq();
+    let Some(c) = e.change() else {
+        if !e.openings.0.is_empty() {
+            problems.push(Violation {
+                kind: "content",
+                message: format!("entry {seq}: a control entry carries field values"),
+            });
+        }
+        return (problems, redacted);
+    };
+    for (f, cm) in &c.commitments {
+        match e.openings.get(*f) {
+            Some(Opening::Value { salt, value }) => {
+                if commit(*f, salt, value) != *cm {
+                    problems.push(Violation {
+                        kind: "commitment",
+                        message: format!("entry {seq}: the value of field `{f}` does not match its commitment (edited after signing)"),
+                    });
+                }
+            }
+            Some(Opening::Redacted { by }) => {
+                if *by <= seq {
+                    problems.push(Violation {
+                        kind: "redaction",
+                        message: format!("entry {seq}: field `{f}` claims redaction by entry {by}, which is not later than it"),
+                    });
+                } else {
+                    redacted.push((*f, *by));
+                }
+            }
+            Some(Opening::Withheld) if withheld_ok => {}
+            Some(Opening::Withheld) => problems.push(Violation {
+                kind: "missing_content",
+                message: format!("entry {seq}: field `{f}` is marked withheld, which only a bundle may do"),
+            }),
+            None => problems.push(Violation {
+                kind: "missing_content",
+                message: format!("entry {seq}: the value of field `{f}` is missing and no redaction entry covers it"),
+            }),
+        }
+    }
+    for f in e.openings.0.keys() {
+        if !c.commitments.contains_key(f) {
+            problems.push(Violation {
+                kind: "content",
+                message: format!(
+                    "entry {seq}: carries a value for field `{f}`, which it never committed to"
+                ),
+            });
+        }
+    }
+    // What is left must still be a valid record (limits and characters; secrets heuristics are not
+    // part of the format and are not applied to stored entries).
+    if problems.is_empty() {
+        if let Some(rec) = c.to_record(&e.openings, Some("[not shown]")) {
+            if let Err(err) = rec.validate_with(seq, false) {
+                problems.push(Violation {
+                    kind: "record",
+                    message: format!("entry {seq}: {err}"),
+                });
+            }
+        }
+    }
+    (problems, redacted)
+}
+
+/// Checks a redaction marker against the redaction entry it names.
+pub fn redaction_covers(c: &Control, seq: u64, mask: FieldMask) -> bool {
+    match c {
+        Control::Redact { ranges, .. } => ranges
+            .iter()
+            .any(|r| r.first <= seq && seq <= r.last && (r.mask.0 & mask.0) == mask.0),
+        _ => false,
+    }
+}
+
+struct Decoded {
+    frame: RawFrame,
+    entry: Result<Entry, String>,
+    content: (Vec<Violation>, Vec<(Field, u64)>),
+}
+
+/// Verifies the ledger at `dir` (the ledger directory holding `log/`).
+pub fn verify_ledger(dir: &Path, opts: &VerifyOptions<'_>) -> Result<Report, LogError> {
+    let log_dir = dir.join("log");
+    if !log_dir.is_dir() {
+        return Err(LogError::Segment {
+            path: log_dir.display().to_string(),
+            problem: "no log directory: is this a custody ledger?".into(),
+        });
+    }
+    let mut v = Walk::new(opts);
+    let mut scanner = Scanner::open(&log_dir)?;
+    let mut chunk = Vec::with_capacity(CHUNK);
+    for item in scanner.by_ref() {
+        match item? {
+            ScanItem::Frame(f) => {
+                chunk.push(f);
+                if chunk.len() == CHUNK {
+                    v.chunk(std::mem::take(&mut chunk));
+                }
+            }
+            ScanItem::Damage {
+                segment,
+                offset,
+                problem,
+                ..
+            } => {
+                v.chunk(std::mem::take(&mut chunk));
+                // The damaged frame is where the next expected entry should be.
+                let expected = v.state.next_seq;
+                v.find(Finding {
+                    seq: Some(expected),
+                    segment: Some(segment),
+                    offset: Some(offset),
+                    kind: "framing",
+                    message: format!("{problem} (entry {expected} was expected here)"),
+                });
+            }
+            ScanItem::BadSegment {
+                segment,
+                path,
+                problem,
+            } => {
+                v.chunk(std::mem::take(&mut chunk));
+                v.find(Finding {
+                    seq: None,
+                    segment: Some(segment),
+                    offset: Some(0),
+                    kind: "segment",
+                    message: format!("{}: {problem}", path.display()),
+                });
+            }
+        }
+    }
+    v.chunk(chunk);
+    Ok(v.finish(scanner.tail().clone()))
+}
+
+struct Walk<'a> {
+    opts: &'a VerifyOptions<'a>,
+    state: ChainState,
+    findings: Vec<Finding>,
+    omitted: u64,
+    warnings: Vec<String>,
+    entries: u64,
+    /// Redaction markers waiting for their redaction entry: by seq -> (first, last, mask) runs.
+    pending: BTreeMap<u64, Vec<(u64, u64, FieldMask)>>,
+    redactions: BTreeMap<u64, RedactionSummary>,
+    head_at: Option<Hash>,
+    genesis_key: Option<PublicKey>,
+    trust: &'static str,
+}
+
+impl<'a> Walk<'a> {
+    fn new(opts: &'a VerifyOptions<'a>) -> Self {
+        Walk {
+            opts,
+            state: ChainState::default(),
+            findings: Vec::new(),
+            omitted: 0,
+            warnings: Vec::new(),
+            entries: 0,
+            pending: BTreeMap::new(),
+            redactions: BTreeMap::new(),
+            head_at: None,
+            genesis_key: None,
+            trust: "first-use",
+        }
+    }
+
+    fn find(&mut self, f: Finding) {
+        if self.findings.len() < MAX_FINDINGS {
+            self.findings.push(f);
+        } else {
+            self.omitted += 1;
+        }
+    }
+
+    fn at(&mut self, fr: &RawFrame, seq: Option<u64>, v: Violation) {
+        self.find(Finding {
+            seq,
+            segment: Some(fr.loc.segment),
+            offset: Some(fr.loc.offset),
+            kind: v.kind,
+            message: v.message,
+        });
+    }
+
+    fn chunk(&mut self, frames: Vec<RawFrame>) {
+        if frames.is_empty() {
+            return;
+        }
+        let decoded: Vec<Decoded> = frames
+            .into_par_iter()
+            .map(|frame| {
+                let entry = Entry::decode(&frame.signed, frame.signature, &frame.openings)
+                    .map_err(|e| e.to_string());
+                let content = match &entry {
+                    Ok(e) => check_content(e, false),
+                    Err(_) => (Vec::new(), Vec::new()),
+                };
+                Decoded {
+                    frame,
+                    entry,
+                    content,
+                }
+            })
+            .collect();
+        // Signature jobs since the last flush: (index in `decoded`, key).
+        let mut jobs: Vec<(usize, PublicKey)> = Vec::new();
+        let mut rule_ok = vec![true; decoded.len()];
+        for i in 0..decoded.len() {
+            let d = &decoded[i];
+            let e = match &d.entry {
+                Ok(e) => e,
+                Err(msg) => {
+                    let fr = d.frame.clone();
+                    self.at(
+                        &fr,
+                        None,
+                        Violation {
+                            kind: "decode",
+                            message: format!("signed bytes do not decode: {msg}"),
+                        },
+                    );
+                    continue;
+                }
+            };
+            let seq = e.seq();
+            let (key, violations) = self.state.check(e);
+            if !violations.is_empty() {
+                rule_ok[i] = false;
+            }
+            for viol in violations {
+                let fr = d.frame.clone();
+                self.at(&fr, Some(seq), viol);
+            }
+            if seq == 0 {
+                if let Some(k) = key {
+                    self.genesis_key = Some(k);
+                    if let Some(t) = &self.opts.trust {
+                        if *t != k {
+                            rule_ok[i] = false;
+                            let fr = d.frame.clone();
+                            self.at(
+                                &fr,
+                                Some(0),
+                                Violation {
+                                    kind: "trust",
+                                    message: format!(
+                                        "the genesis key is {}, not the trusted key {}",
+                                        k.to_text(),
+                                        t.to_text()
+                                    ),
+                                },
+                            );
+                        } else {
+                            self.trust = "pinned";
+                        }
+                    }
+                }
+            }
+            for viol in d.content.0.clone() {
+                let fr = d.frame.clone();
+                self.at(&fr, Some(seq), viol);
+            }
+            for (f, by) in &d.content.1 {
+                let runs = self.pending.entry(*by).or_default();
+                let m = FieldMask::default().with(*f);
+                match runs.last_mut() {
+                    Some((_, last, mask)) if *last == seq && *mask == m => {}
+                    Some((_, last, mask)) if *last + 1 == seq && *mask == m => *last = seq,
+                    _ => runs.push((seq, seq, m)),
+                }
+            }
+            if let Some(k) = key {
+                jobs.push((i, k));
+            }
+            self.state.advance(e);
+            self.entries += 1;
+            if let Some((size, _)) = self.opts.head {
+                if size > 0 && seq == size - 1 {
+                    self.head_at = Some(e.hash);
+                }
+            }
+            if let Some(c) = e.control() {
+                // Flush: a control entry's effect depends on its own signature.
+                let bad = self.flush(&decoded, &mut jobs);
+                let valid = rule_ok[i] && !bad.contains(&i);
+                if valid {
+                    self.state.apply_control(seq, c);
+                }
+                if let Control::Redact { .. } = c {
+                    self.resolve_redaction(seq, c, valid, &d.frame);
+                }
+            }
+        }
+        self.flush(&decoded, &mut jobs);
+        if let Some(p) = self.opts.progress {
+            p(self.entries);
+        }
+    }
+
+    /// Verifies the queued signatures in parallel; returns the indexes that failed.
+    fn flush(&mut self, decoded: &[Decoded], jobs: &mut Vec<(usize, PublicKey)>) -> Vec<usize> {
+        let bad: Vec<usize> = jobs
+            .par_iter()
+            .filter_map(|(i, k)| {
+                let e = decoded[*i].entry.as_ref().ok()?;
+                (!k.verify(&signature_message(&e.hash), &e.signature)).then_some(*i)
+            })
+            .collect();
+        for i in &bad {
+            if let Ok(e) = &decoded[*i].entry {
+                let fr = decoded[*i].frame.clone();
+                let msg = format!(
+                    "signature by key {} does not verify",
+                    hex::encode(e.header().key_id)
+                );
+                self.at(
+                    &fr,
+                    Some(e.seq()),
+                    Violation {
+                        kind: "signature",
+                        message: msg,
+                    },
+                );
+            }
+        }
+        jobs.clear();
+        bad
+    }
+
+    fn resolve_redaction(&mut self, seq: u64, c: &Control, valid: bool, fr: &RawFrame) {
+        let runs = self.pending.remove(&seq).unwrap_or_default();
+        let mut summary = RedactionSummary {
+            redaction_seq: seq,
+            fields: 0,
+            entries: 0,
+        };
+        for (first, last, mask) in runs {
+            for n in first..=last {
+                if valid && redaction_covers(c, n, mask) {
+                    summary.fields += mask.fields().count() as u64;
+                    summary.entries += 1;
+                } else {
+                    let why = if valid {
+                        "which does not cover it"
+                    } else {
+                        "which is not a valid redaction entry"
+                    };
+                    self.find(Finding {
+                        seq: Some(n),
+                        segment: None,
+                        offset: None,
+                        kind: "missing_content",
+                        message: format!(
+                            "entry {n}: field(s) {} marked redacted by entry {seq}, {why}",
+                            mask.names().join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+        let _ = fr;
+        if summary.fields > 0 {
+            self.redactions.insert(seq, summary);
+        }
+    }
+
+    fn finish(mut self, tail: Tail) -> Report {
+        let leftover = std::mem::take(&mut self.pending);
+        for (by, runs) in leftover {
+            for (first, last, mask) in runs {
+                self.find(Finding {
+                    seq: Some(first),
+                    segment: None,
+                    offset: None,
+                    kind: "missing_content",
+                    message: format!(
+                        "entries {first}..={last}: field(s) {} marked redacted by entry {by}, which is not a redaction entry of this ledger",
+                        mask.names().join(", ")
+                    ),
+                });
+            }
+        }
+        if let Tail::Torn {
+            segment,
+            offset,
+            bytes,
+            incomplete_batch_frames,
+            problem,
+            ..
+        } = &tail
+        {
+            self.warnings.push(format!(
+                "torn tail in segment {segment} at offset {offset}: {bytes} bytes ({incomplete_batch_frames} complete frames of an unfinished batch; {problem}). It was never acknowledged; opening the ledger for writing moves it to quarantine/"
+            ));
+        }
+        if let Some((size, hash)) = self.opts.head {
+            if self.state.next_seq < size {
+                self.find(Finding {
+                    seq: Some(self.state.next_seq),
+                    segment: None,
+                    offset: None,
+                    kind: "truncated",
+                    message: format!(
+                        "the ledger has {} entries but the head you noted has {size}: acknowledged entries {}..{} are missing",
+                        self.state.next_seq,
+                        self.state.next_seq,
+                        size - 1
+                    ),
+                });
+            } else if size > 0 && self.head_at != Some(hash) {
+                self.find(Finding {
+                    seq: Some(size - 1),
+                    segment: None,
+                    offset: None,
+                    kind: "rewritten",
+                    message: format!(
+                        "entry {} has hash {}, not the head hash you noted ({}): the ledger was rewritten since",
+                        size - 1,
+                        self.head_at.map(|h| short(&h)).unwrap_or_else(|| "(absent)".into()),
+                        short(&hash)
+                    ),
+                });
+            }
+        }
+        if self.entries == 0 && self.findings.is_empty() {
+            self.find(Finding {
+                seq: None,
+                segment: None,
+                offset: None,
+                kind: "genesis",
+                message: "the ledger holds no entries, not even its genesis".into(),
+            });
+        }
+        if self.opts.trust.is_none() && self.genesis_key.is_some() {
+            self.warnings.push(
+                "the genesis key was trusted on first use; pass --trust PUBKEY to pin it".into(),
+            );
+        }
+        let keys = self
+            .state
+            .keys
+            .iter()
+            .map(|(id, k)| match k.retired_at {
+                Some(r) => format!(
+                    "{id} ({}, added at entry {}, retired at entry {r})",
+                    k.label, k.added_at
+                ),
+                None => format!("{id} ({}, added at entry {})", k.label, k.added_at),
+            })
+            .collect();
+        let redactions: Vec<RedactionSummary> = self.redactions.into_values().collect();
+        Report {
+            intact: self.findings.is_empty() && self.omitted == 0,
+            entries: self.entries,
+            size: self.state.next_seq,
+            head_hash: (self.entries > 0).then_some(self.state.head_hash),
+            ledger_id: self.state.ledger_id.map(hex::encode),
+            ledger_name: (!self.state.name.is_empty()).then(|| self.state.name.clone()),
+            genesis_key: self.genesis_key.map(|k| k.to_text()),
+            trust: self.trust,
+            findings: self.findings,
+            findings_omitted: self.omitted,
+            warnings: self.warnings,
+            redacted_fields: redactions.iter().map(|r| r.fields).sum(),
+            redactions,
+            keys,
+            tail,
+        }
+    }
+}

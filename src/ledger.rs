@@ -181,9 +181,9 @@ pub fn event_time(e: &Entry) -> i64 {
         .nanos()
 }
 
-struct Writer {
-    state: ChainState,
-    appender: Appender,
+pub(crate) struct Writer {
+    pub(crate) state: ChainState,
+    pub(crate) appender: Appender,
 }
 
 /// An open ledger.
@@ -499,7 +499,9 @@ impl Ledger {
             }
         }
         caught += self.index_run(&mut st, batch)?;
-        if let Tail::Torn { path, offset, .. } = scanner.tail().clone() {
+        let torn = scanner.tail().clone();
+        drop(scanner);
+        if let Tail::Torn { path, offset, .. } = torn {
             let q = log::quarantine_tail(&path, offset, &self.dir.join("quarantine"))?;
             report.quarantined.push(q.display().to_string());
         }
@@ -524,6 +526,7 @@ impl Ledger {
             state: st,
             appender,
         };
+        self.finish_pending_redaction()?;
         Ok(())
     }
 
@@ -554,7 +557,7 @@ impl Ledger {
         Ok(run.len() as u64)
     }
 
-    fn writer_lock(&self) -> MutexGuard<'_, Writer> {
+    pub(crate) fn writer_lock(&self) -> MutexGuard<'_, Writer> {
         // A panic while holding the writer cannot leave the log half-written (appends cut back on
         // error), so a poisoned lock is safe to take over.
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
@@ -657,7 +660,7 @@ impl Ledger {
         f(&self.writer_lock().state)
     }
 
-    fn write(
+    pub(crate) fn write(
         &self,
         w: &mut Writer,
         key: &SecretKey,
@@ -749,7 +752,7 @@ impl Ledger {
         self.files.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    fn read_at(&self, loc: log::FrameLoc) -> Result<Entry, LedgerError> {
+    pub(crate) fn read_at(&self, loc: log::FrameLoc) -> Result<Entry, LedgerError> {
         let f = self.file(loc.segment)?;
         let mut buf = vec![0u8; loc.len as usize];
         f.read_exact_at(&mut buf, loc.offset).map_err(|e| {

@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod log;
 pub mod merkle;
 pub mod record;
+pub mod redact;
 pub mod secrets;
 pub mod sign;
 pub mod time;

@@ -244,6 +244,24 @@ pub fn verify_ledger(dir: &Path, opts: &VerifyOptions<'_>) -> Result<Report, Log
         }
     }
     v.chunk(chunk);
+    // Every segment header names the genesis ledger ID.
+    if let Some(id) = v.state.ledger_id {
+        for (seg, path) in crate::log::list_segments(&log_dir)? {
+            let mut hdr = [0u8; crate::log::SEGMENT_HEADER_LEN as usize];
+            let read = std::fs::File::open(&path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut hdr));
+            if let (Ok(()), Ok(h)) = (read, crate::log::SegmentHeader::decode(&hdr)) {
+                if h.ledger_id != id {
+                    v.find(Finding {
+                        seq: None,
+                        segment: Some(seg),
+                        offset: Some(0),
+                        kind: "segment",
+                        message: format!("segment header names ledger {}, not this ledger ({})", hex::encode(h.ledger_id), hex::encode(id)),
+                    });
+                }
+            }
+        }
+    }
     Ok(v.finish(scanner.tail().clone()))
 }
 
@@ -254,8 +272,9 @@ struct Walk<'a> {
     omitted: u64,
     warnings: Vec<String>,
     entries: u64,
-    /// Redaction markers waiting for their redaction entry: by seq -> (first, last, mask) runs.
-    pending: BTreeMap<u64, Vec<(u64, u64, FieldMask)>>,
+    /// Redaction markers waiting for their redaction entry: by seq -> (first, last, mask, incident)
+    /// runs of consecutive entries.
+    pending: BTreeMap<u64, Vec<(u64, u64, FieldMask, String)>>,
     redactions: BTreeMap<u64, RedactionSummary>,
     head_at: Option<Hash>,
     genesis_key: Option<PublicKey>,
@@ -375,13 +394,18 @@ impl<'a> Walk<'a> {
                 let fr = d.frame.clone();
                 self.at(&fr, Some(seq), viol);
             }
+            // One run per (redaction, entry range, mask, incident); an entry's fields merge into one mask.
+            let mut marks: BTreeMap<u64, FieldMask> = BTreeMap::new();
             for (f, by) in &d.content.1 {
-                let runs = self.pending.entry(*by).or_default();
-                let m = FieldMask::default().with(*f);
+                let m = marks.entry(*by).or_default();
+                *m = m.with(*f);
+            }
+            let incident = e.change().map(|c| c.incident.clone()).unwrap_or_default();
+            for (by, m) in marks {
+                let runs = self.pending.entry(by).or_default();
                 match runs.last_mut() {
-                    Some((_, last, mask)) if *last == seq && *mask == m => {}
-                    Some((_, last, mask)) if *last + 1 == seq && *mask == m => *last = seq,
-                    _ => runs.push((seq, seq, m)),
+                    Some((_, last, mask, inc)) if *last + 1 == seq && *mask == m && *inc == incident => *last = seq,
+                    _ => runs.push((seq, seq, m, incident.clone())),
                 }
             }
             if let Some(k) = key {
@@ -449,7 +473,19 @@ impl<'a> Walk<'a> {
             fields: 0,
             entries: 0,
         };
-        for (first, last, mask) in runs {
+        for (first, last, mask, incident) in runs {
+            if let Some(h) = self.state.holds.get(&incident).filter(|_| valid) {
+                self.find(Finding {
+                    seq: Some(seq),
+                    segment: Some(fr.loc.segment),
+                    offset: Some(fr.loc.offset),
+                    kind: "hold",
+                    message: format!(
+                        "redaction entry {seq} erased entries {first}..={last} of incident {incident}, which is under legal hold since entry {}",
+                        h.since
+                    ),
+                });
+            }
             for n in first..=last {
                 if valid && redaction_covers(c, n, mask) {
                     summary.fields += mask.fields().count() as u64;
@@ -473,7 +509,6 @@ impl<'a> Walk<'a> {
                 }
             }
         }
-        let _ = fr;
         if summary.fields > 0 {
             self.redactions.insert(seq, summary);
         }
@@ -482,7 +517,7 @@ impl<'a> Walk<'a> {
     fn finish(mut self, tail: Tail) -> Report {
         let leftover = std::mem::take(&mut self.pending);
         for (by, runs) in leftover {
-            for (first, last, mask) in runs {
+            for (first, last, mask, _) in runs {
                 self.find(Finding {
                     seq: Some(first),
                     segment: None,

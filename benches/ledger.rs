@@ -1,0 +1,527 @@
+//! Ledger throughput beside its physical floor, measured in the same run on the same bytes.
+//!
+//! Each number custody produces is printed next to the cost of the work nobody can avoid: an ed25519
+//! signature per entry (append), a strict ed25519 verification per entry (verify), and a write plus
+//! `fdatasync` of the same bytes (the durable single append). The floors are measured here, on this
+//! machine, in this run, so that the ratios stay meaningful on noisy shared hardware:
+//!
+//! ```text
+//! append/batch1000  <n> entries/s  floor(cores x sign) <m>/s  ratio <n/m>
+//! verify/100k       <n>/s          floor(cores x verify_strict) <m>/s  ratio <n/m>
+//! append/single     <n>/s          floor(write+fdatasync) <m>/s  ratio <n/m>
+//! ```
+//!
+//! Criterion measures every case first (sample size 10, a few seconds each); a final summary then
+//! times each case again directly with `Instant` (median of a few rounds) and prints the ratios. The
+//! targets are: batch append of 1000 at least 80% of one-core sign rate x cores, verify at least 80% of
+//! one-core `verify_strict` rate x cores. Cores means `available_parallelism()`, which is what rayon
+//! uses.
+//!
+//! Ledgers and the fsync scratch file live in one temporary directory (under `$TMPDIR`, `/tmp` by
+//! default), so the floor and the ledger share a filesystem. Run with
+//! `cargo bench --bench ledger`; `cargo test --benches` runs a quick smoke version (a 2,000-entry
+//! verify ledger, one iteration per case).
+
+use std::cell::OnceCell;
+use std::fs::{File, OpenOptions};
+use std::hint::black_box;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, Throughput};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use rayon::prelude::*;
+
+use custody::entry::{signature_message, Entry, ENTRY_DOMAIN};
+use custody::ledger::Ledger;
+use custody::log::entry_frame;
+use custody::record::Record;
+use custody::sign::SecretKey;
+use custody::verify::{verify_ledger, VerifyOptions};
+
+/// A realistic record: a copy of `record::tests::EXAMPLE` (which is `cfg(test)`).
+const EXAMPLE: &str = r#"{"incident": "INC-2026-0042", "action": "emergency_grant",
+ "actor": {"id": "alice@corp.example", "kind": "human"},
+ "target": {"id": "carol@corp.example", "kind": "human", "system": "aws-iam"},
+ "scope": "arn:aws:iam::aws:policy/AdministratorAccess",
+ "approval": {"by": "ciso@corp.example", "source": "servicenow", "ref": "CHG0031337",
+              "at": "2026-03-02T10:04:00Z"},
+ "reason": "contain leaked CI deploy key", "outcome": {"status": "success", "detail": "granted"},
+ "occurred_at": "2026-03-02T10:05:00Z", "expires_at": "2026-03-02T18:05:00Z",
+ "owner": "secops@corp.example", "refs": [],
+ "evidence": [{"system": "cloudtrail", "id": "3038ebd2-c98a-4c65-9b6e-e22506292313"}],
+ "attributes": {"playbook": "leaked-key-v3"}}"#;
+
+/// Size of the verify ledger (records, plus the genesis entry) in a real run.
+const VERIFY_RECORDS: usize = 100_000;
+/// Size of the verify ledger when the bench runs as a smoke test (`cargo test --benches`).
+const SMOKE_VERIFY_RECORDS: usize = 2_000;
+/// Records per `append_batch` when building the verify ledger.
+const BUILD_BATCH: usize = 1_000;
+/// The fsync scratch file starts over at this size, as a segment would rotate.
+const SCRATCH_ROTATE_BYTES: u64 = 64 << 20;
+/// The issue's targets, as a fraction of the floor.
+const TARGET: f64 = 0.80;
+
+/// How the binary was started: a real benchmark run, or a smoke test.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Bench,
+    Smoke,
+    List,
+}
+
+fn mode() -> Mode {
+    let args: Vec<String> = std::env::args().collect();
+    let has = |a: &str| args.iter().any(|x| x == a);
+    if has("--list") {
+        Mode::List
+    } else if has("--bench") && !has("--test") {
+        Mode::Bench
+    } else {
+        Mode::Smoke
+    }
+}
+
+/// Everything the cases share: one key, one record, one real entry and its bytes.
+struct Fixture {
+    mode: Mode,
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    key: SecretKey,
+    record: Record,
+    /// Entry 1 of a real ledger (the first record after genesis).
+    entry: Entry,
+    /// That entry's frame as the log stores it.
+    frame: Vec<u8>,
+    /// The 53 bytes custody signs for that entry.
+    msg: [u8; 53],
+    sig: Signature,
+    vk: VerifyingKey,
+    /// The verify ledger, built on first use.
+    verify_dir: OnceCell<(PathBuf, usize)>,
+    next_dir: std::cell::Cell<u32>,
+}
+
+impl Fixture {
+    fn new(mode: Mode) -> Self {
+        let tmp = tempfile::Builder::new()
+            .prefix("custody-bench-")
+            .tempdir()
+            .expect("temporary directory");
+        let root = tmp.path().to_path_buf();
+        let key = SecretKey::from_seed(&[0x42; 32]);
+        let record = Record::from_json(EXAMPLE).expect("EXAMPLE parses");
+        record.validate(1).expect("EXAMPLE is valid");
+        let (entry, frame) = {
+            let (ledger, _) = Ledger::init(&root.join("sample"), &key, "bench").expect("init");
+            ledger.append(&key, record.clone(), None).expect("append");
+            let e = ledger.get(1).expect("entry 1");
+            let frame = entry_frame(0, &e);
+            (e, frame)
+        };
+        let msg = signature_message(&entry.hash);
+        let sk: &SigningKey = key.signing_key();
+        let sig = sk.sign(&msg);
+        let vk = sk.verifying_key();
+        assert_eq!(sig.to_bytes(), entry.signature, "custody signs the 53-byte message");
+        Fixture {
+            mode,
+            _tmp: tmp,
+            root,
+            key,
+            record,
+            entry,
+            frame,
+            msg,
+            sig,
+            vk,
+            verify_dir: OnceCell::new(),
+            next_dir: std::cell::Cell::new(0),
+        }
+    }
+
+    /// A new, empty ledger in its own directory.
+    fn fresh_ledger(&self, what: &str) -> Ledger {
+        let n = self.next_dir.get();
+        self.next_dir.set(n + 1);
+        let dir = self.root.join(format!("{what}-{n}"));
+        Ledger::init(&dir, &self.key, "bench").expect("init").0
+    }
+
+    fn records(&self, n: usize) -> Vec<Record> {
+        vec![self.record.clone(); n]
+    }
+
+    /// The verify ledger's directory and its entry count (records + genesis); built once.
+    fn verify_ledger(&self) -> &(PathBuf, usize) {
+        self.verify_dir.get_or_init(|| {
+            let records = match self.mode {
+                Mode::Bench => VERIFY_RECORDS,
+                _ => SMOKE_VERIFY_RECORDS,
+            };
+            let dir = self.root.join("verify");
+            let t = Instant::now();
+            {
+                let (ledger, _) = Ledger::init(&dir, &self.key, "bench").expect("init");
+                for _ in 0..records / BUILD_BATCH {
+                    ledger
+                        .append_batch(&self.key, self.records(BUILD_BATCH), None)
+                        .expect("append_batch");
+                }
+                assert_eq!(ledger.head().size as usize, records + 1);
+            }
+            let secs = t.elapsed().as_secs_f64();
+            println!(
+                "built the verify ledger: {records} records in batches of {BUILD_BATCH} in {secs:.2} s ({:.0} entries/s, growing ledger)",
+                records as f64 / secs
+            );
+            (dir, records + 1)
+        })
+    }
+
+    /// A scratch file for the write+fdatasync floor, on the ledgers' filesystem.
+    fn scratch(&self, name: &str) -> Scratch {
+        let path = self.root.join(name);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)
+            .expect("scratch file");
+        Scratch { file, len: 0 }
+    }
+}
+
+/// An append-only file that is written and `fdatasync`'d like the active segment.
+struct Scratch {
+    file: File,
+    len: u64,
+}
+
+impl Scratch {
+    /// Appends `buf` and makes it durable; returns the time of the write + fdatasync only.
+    fn write_sync(&mut self, buf: &[u8]) -> Duration {
+        if self.len >= SCRATCH_ROTATE_BYTES {
+            // Start over outside the timed part, as the log starts a new segment.
+            self.file.set_len(0).expect("truncate scratch");
+            self.file.sync_all().expect("sync scratch");
+            self.len = 0;
+        }
+        let t = Instant::now();
+        self.file.write_all(buf).expect("write scratch");
+        self.file.sync_data().expect("fdatasync scratch");
+        let d = t.elapsed();
+        self.len += buf.len() as u64;
+        d
+    }
+}
+
+fn verify_100k(dir: &Path, entries: usize) {
+    let report = verify_ledger(dir, &VerifyOptions::default()).expect("verify");
+    assert!(report.intact, "the verify ledger is intact");
+    assert_eq!(report.entries as usize, entries);
+    black_box(report);
+}
+
+fn floors(c: &mut Criterion, fx: &Fixture) {
+    let mut g = c.benchmark_group("floor");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    g.throughput(Throughput::Elements(1));
+    let sk = fx.key.signing_key();
+    g.bench_function("sign_1core", |b| b.iter(|| sk.sign(black_box(&fx.msg))));
+    g.bench_function("verify_strict_1core", |b| {
+        b.iter(|| {
+            fx.vk
+                .verify_strict(black_box(&fx.msg), black_box(&fx.sig))
+                .expect("valid")
+        })
+    });
+    let bytes = &fx.entry.bytes;
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    g.bench_function(format!("blake3_entry_{}B", bytes.len()), |b| {
+        b.iter(|| {
+            let mut h = blake3::Hasher::new();
+            h.update(ENTRY_DOMAIN);
+            h.update(black_box(bytes));
+            h.finalize()
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("floor_fsync");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    for n in [1usize, 100, 1000] {
+        let buf = fx.frame.repeat(n);
+        g.throughput(Throughput::Elements(n as u64));
+        let mut scratch = fx.scratch(&format!("fsync-{n}.scratch"));
+        g.bench_function(format!("write_fdatasync_{n}_frames_{}B", buf.len()), |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| scratch.write_sync(&buf)).sum())
+        });
+    }
+    g.finish();
+}
+
+fn appends(c: &mut Criterion, fx: &Fixture) {
+    let mut g = c.benchmark_group("append");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(4));
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("single", |b| {
+        let ledger = fx.fresh_ledger("single");
+        b.iter_batched(
+            || fx.record.clone(),
+            |r| ledger.append(&fx.key, r, None).expect("append"),
+            BatchSize::SmallInput,
+        )
+    });
+    for n in [100usize, 1000] {
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(format!("batch{n}"), |b| {
+            let ledger = fx.fresh_ledger(&format!("batch{n}"));
+            b.iter_batched(
+                || fx.records(n),
+                |rs| ledger.append_batch(&fx.key, rs, None).expect("append_batch"),
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
+fn verify(c: &mut Criterion, fx: &Fixture) {
+    let mut g = c.benchmark_group("verify");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(5));
+    let name = match fx.mode {
+        Mode::Bench => "100k",
+        _ => "smoke",
+    };
+    // The size is only known once the ledger is built; criterion wants it before measuring.
+    let entries = match fx.mode {
+        Mode::Bench => VERIFY_RECORDS + 1,
+        _ => SMOKE_VERIFY_RECORDS + 1,
+    };
+    g.throughput(Throughput::Elements(entries as u64));
+    g.bench_function(name, |b| {
+        let (dir, entries) = fx.verify_ledger();
+        b.iter(|| verify_100k(dir, *entries))
+    });
+    g.finish();
+}
+
+/// Median of `rounds` measurements of `f`, each returning (items, elapsed): items per second.
+fn rate(rounds: usize, mut f: impl FnMut() -> (usize, Duration)) -> f64 {
+    let mut rates: Vec<f64> = (0..rounds)
+        .map(|_| {
+            let (n, d) = f();
+            n as f64 / d.as_secs_f64()
+        })
+        .collect();
+    rates.sort_by(|a, b| a.total_cmp(b));
+    rates[rates.len() / 2]
+}
+
+fn timed(n: usize, f: impl FnOnce()) -> (usize, Duration) {
+    let t = Instant::now();
+    f();
+    (n, t.elapsed())
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn verdict(ratio: f64) -> &'static str {
+    if ratio >= TARGET {
+        "target met"
+    } else {
+        "TARGET MISSED"
+    }
+}
+
+/// Times every case again with `Instant` and prints it beside its floor.
+fn summary(fx: &Fixture) {
+    let smoke = fx.mode != Mode::Bench;
+    // Rounds per measurement and work per round (small in smoke mode).
+    let (rounds, crypto_n) = if smoke { (1, 50) } else { (5, 4000) };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let sk = fx.key.signing_key();
+
+    let load_before = load();
+    let sign_1 = rate(rounds, || {
+        timed(crypto_n, || {
+            for _ in 0..crypto_n {
+                black_box(sk.sign(black_box(&fx.msg)));
+            }
+        })
+    });
+    let verify_1 = rate(rounds, || {
+        timed(crypto_n, || {
+            for _ in 0..crypto_n {
+                black_box(fx.vk.verify_strict(black_box(&fx.msg), &fx.sig)).expect("valid");
+            }
+        })
+    });
+    // The same work spread over rayon's pool: what the cores give right now, under today's load.
+    let par_n = crypto_n * cores;
+    let sign_par = rate(rounds, || {
+        timed(par_n, || {
+            (0..par_n).into_par_iter().for_each(|_| {
+                black_box(sk.sign(black_box(&fx.msg)));
+            })
+        })
+    });
+    let verify_par = rate(rounds, || {
+        timed(par_n, || {
+            (0..par_n).into_par_iter().for_each(|_| {
+                black_box(fx.vk.verify_strict(black_box(&fx.msg), &fx.sig)).expect("valid");
+            })
+        })
+    });
+    let blake3_n = crypto_n * 100;
+    let blake3_1 = rate(rounds, || {
+        timed(blake3_n, || {
+            for _ in 0..blake3_n {
+                let mut h = blake3::Hasher::new();
+                h.update(ENTRY_DOMAIN);
+                h.update(black_box(&fx.entry.bytes));
+                black_box(h.finalize());
+            }
+        })
+    });
+    let mut fsync = Vec::new();
+    for n in [1usize, 100, 1000] {
+        let buf = fx.frame.repeat(n);
+        let mut scratch = fx.scratch(&format!("summary-fsync-{n}.scratch"));
+        let reps = if smoke { 2 } else { 20 };
+        // Operations (one write + one fdatasync) per second.
+        let ops = rate(rounds, || {
+            let d = (0..reps).map(|_| scratch.write_sync(&buf)).sum();
+            (reps, d)
+        });
+        fsync.push((n, buf.len(), ops));
+    }
+
+    let single = {
+        let ledger = fx.fresh_ledger("summary-single");
+        let n = if smoke { 2 } else { 50 };
+        rate(rounds, || {
+            let rs = fx.records(n);
+            timed(n, || {
+                for r in rs {
+                    ledger.append(&fx.key, r, None).expect("append");
+                }
+            })
+        })
+    };
+    let mut batches = Vec::new();
+    for (n, reps) in [(100usize, 20usize), (1000, 3)] {
+        let reps = if smoke { 1 } else { reps };
+        let ledger = fx.fresh_ledger(&format!("summary-batch{n}"));
+        let r = rate(rounds, || {
+            let rs: Vec<Vec<Record>> = (0..reps).map(|_| fx.records(n)).collect();
+            timed(n * reps, || {
+                for batch in rs {
+                    ledger.append_batch(&fx.key, batch, None).expect("append_batch");
+                }
+            })
+        });
+        batches.push((n, r));
+    }
+    let (vdir, ventries) = fx.verify_ledger();
+    let verify = rate(if smoke { 1 } else { 3 }, || {
+        timed(*ventries, || verify_100k(vdir, *ventries))
+    });
+    let load_after = load();
+
+    let sign_floor = sign_1 * cores as f64;
+    let verify_floor = verify_1 * cores as f64;
+    let fsync_of = |n: usize| fsync.iter().find(|f| f.0 == n).map_or(f64::NAN, |f| f.2);
+
+    println!();
+    println!("== custody ledger vs. floor (Instant, median of {rounds} rounds) ==");
+    println!(
+        "machine: {cores} cores (available_parallelism; rayon pool {}), load {load_before} before / {load_after} after, dir {}",
+        rayon::current_num_threads(),
+        fx.root.display()
+    );
+    println!("floor/sign_1core            {sign_1:>10.0}/s   (53-byte message)");
+    println!("floor/verify_strict_1core   {verify_1:>10.0}/s");
+    println!(
+        "floor/sign_par              {sign_par:>10.0}/s   ({:.2} x one core on {cores} cores, now)",
+        sign_par / sign_1
+    );
+    println!(
+        "floor/verify_strict_par     {verify_par:>10.0}/s   ({:.2} x one core on {cores} cores, now)",
+        verify_par / verify_1
+    );
+    println!(
+        "floor/blake3_entry          {blake3_1:>10.0}/s   ({} signed bytes, {:.0} MB/s)",
+        fx.entry.bytes.len(),
+        blake3_1 * (ENTRY_DOMAIN.len() + fx.entry.bytes.len()) as f64 / 1e6
+    );
+    for (n, bytes, ops) in &fsync {
+        println!(
+            "floor/write+fdatasync_{n:<5}  {ops:>10.1}/s   ({bytes} bytes = {n} frame(s); {:.2} ms each, {:.0} frames/s)",
+            1e3 / ops,
+            ops * *n as f64
+        );
+    }
+    println!();
+    let fsync1 = fsync_of(1);
+    let r = single / fsync1;
+    println!(
+        "append/single     {single:>9.0}/s           floor(write+fdatasync) {fsync1:>9.0}/s  ratio {r:.2}"
+    );
+    for (n, entries_s) in &batches {
+        let r = entries_s / sign_floor;
+        // Sign and fsync happen one after the other in append_batch: their sum bounds a batch.
+        let combined = *n as f64 / (*n as f64 / sign_floor + 1.0 / fsync_of(*n));
+        let target = if *n == 1000 {
+            format!("  (target {TARGET:.2}: {})", verdict(r))
+        } else {
+            String::new()
+        };
+        println!(
+            "append/batch{n:<5} {entries_s:>9.0} entries/s   floor(cores x sign) {sign_floor:>9.0}/s  ratio {r:.2}{target}"
+        );
+        println!(
+            "                  {:>9} {:>9}   floor(cores x sign + write+fdatasync of {n} frames) {combined:>9.0}/s  ratio {:.2}",
+            "", "", entries_s / combined
+        );
+    }
+    let r = verify / verify_floor;
+    println!(
+        "verify/{:<10} {verify:>9.0}/s           floor(cores x verify_strict) {verify_floor:>9.0}/s  ratio {r:.2}  (target {TARGET:.2}: {})",
+        if smoke { "smoke" } else { "100k" },
+        verdict(r)
+    );
+    println!(
+        "                  {:>9}             measured parallel verify_strict {verify_par:>9.0}/s  ratio {:.2}",
+        "",
+        verify / verify_par
+    );
+}
+
+fn main() {
+    let mode = mode();
+    let mut c = Criterion::default().configure_from_args();
+    let fx = Fixture::new(mode);
+    floors(&mut c, &fx);
+    appends(&mut c, &fx);
+    verify(&mut c, &fx);
+    c.final_summary();
+    if mode != Mode::List {
+        summary(&fx);
+    }
+}

@@ -125,7 +125,11 @@ impl Fixture {
         let sk: &SigningKey = key.signing_key();
         let sig = sk.sign(&msg);
         let vk = sk.verifying_key();
-        assert_eq!(sig.to_bytes(), entry.signature, "custody signs the 53-byte message");
+        assert_eq!(
+            sig.to_bytes(),
+            entry.signature,
+            "custody signs the 53-byte message"
+        );
         Fixture {
             mode,
             _tmp: tmp,
@@ -287,7 +291,11 @@ fn appends(c: &mut Criterion, fx: &Fixture) {
             let ledger = fx.fresh_ledger(&format!("batch{n}"));
             b.iter_batched(
                 || fx.records(n),
-                |rs| ledger.append_batch(&fx.key, rs, None).expect("append_batch"),
+                |rs| {
+                    ledger
+                        .append_batch(&fx.key, rs, None)
+                        .expect("append_batch")
+                },
                 BatchSize::PerIteration,
             )
         });
@@ -432,7 +440,9 @@ fn summary(fx: &Fixture) {
             let rs: Vec<Vec<Record>> = (0..reps).map(|_| fx.records(n)).collect();
             timed(n * reps, || {
                 for batch in rs {
-                    ledger.append_batch(&fx.key, batch, None).expect("append_batch");
+                    ledger
+                        .append_batch(&fx.key, batch, None)
+                        .expect("append_batch");
                 }
             })
         });

@@ -70,15 +70,24 @@ fn to_ranges(targets: &[(u64, FieldMask)]) -> Vec<RedactRange> {
     for (seq, mask) in targets {
         match out.last_mut() {
             Some(r) if r.last + 1 == *seq && r.mask == *mask => r.last = *seq,
-            _ => out.push(RedactRange { first: *seq, last: *seq, mask: *mask }),
+            _ => out.push(RedactRange {
+                first: *seq,
+                last: *seq,
+                mask: *mask,
+            }),
         }
     }
     out
 }
 
 fn check_authority(a: &Authority) -> Result<(), LedgerError> {
-    for (f, v) in [("--reason", &a.reason), ("--authority", &a.authority), ("--approved-by", &a.approved_by)] {
-        crate::record::check_text(f, v, limits::REASON).map_err(|e| LedgerError::Invalid(e.to_string()))?;
+    for (f, v) in [
+        ("--reason", &a.reason),
+        ("--authority", &a.authority),
+        ("--approved-by", &a.approved_by),
+    ] {
+        crate::record::check_text(f, v, limits::REASON)
+            .map_err(|e| LedgerError::Invalid(e.to_string()))?;
     }
     Ok(())
 }
@@ -91,10 +100,18 @@ impl Ledger {
     /// Erases `fields` of the entries `seqs` under a recorded authority. Refused (nothing changes)
     /// for entries that do not exist, are not access changes, lack the field, or belong to an
     /// incident under legal hold.
-    pub fn redact(&self, key: &SecretKey, seqs: &[u64], fields: &[Field], who: &Authority) -> Result<RedactOutcome, LedgerError> {
+    pub fn redact(
+        &self,
+        key: &SecretKey,
+        seqs: &[u64],
+        fields: &[Field],
+        who: &Authority,
+    ) -> Result<RedactOutcome, LedgerError> {
         check_authority(who)?;
         if seqs.is_empty() || fields.is_empty() {
-            return Err(LedgerError::Invalid("name at least one --seq and one --field".into()));
+            return Err(LedgerError::Invalid(
+                "name at least one --seq and one --field".into(),
+            ));
         }
         let mut w = self.writer_lock();
         let mut targets = Vec::new();
@@ -103,23 +120,35 @@ impl Ledger {
         sorted.dedup();
         for seq in sorted {
             if seq >= w.state.next_seq {
-                return Err(LedgerError::NoSuchEntry { seq, size: w.state.next_seq });
+                return Err(LedgerError::NoSuchEntry {
+                    seq,
+                    size: w.state.next_seq,
+                });
             }
             let e = self.get_unlocked(seq)?;
             let Some(c) = e.change() else {
                 return Err(LedgerError::Invalid(format!("entry {seq} is a {} control entry; only access-change records hold redactable fields", e.action_name())));
             };
             if let Some(h) = w.state.holds.get(&c.incident) {
-                return Err(LedgerError::Held { incident: c.incident.clone(), since: h.since, reference: h.reference.clone(), what: format!("redacting entry {seq}") });
+                return Err(LedgerError::Held {
+                    incident: c.incident.clone(),
+                    since: h.since,
+                    reference: h.reference.clone(),
+                    what: format!("redacting entry {seq}"),
+                });
             }
             let mut mask = FieldMask::default();
             for f in fields {
                 match e.openings.get(*f) {
                     None if !c.commitments.contains_key(f) => {
-                        return Err(LedgerError::Invalid(format!("entry {seq} has no `{f}` field to redact")));
+                        return Err(LedgerError::Invalid(format!(
+                            "entry {seq} has no `{f}` field to redact"
+                        )));
                     }
                     Some(Opening::Redacted { by }) => {
-                        return Err(LedgerError::Invalid(format!("entry {seq}: `{f}` was already redacted by entry {by}")));
+                        return Err(LedgerError::Invalid(format!(
+                            "entry {seq}: `{f}` was already redacted by entry {by}"
+                        )));
                     }
                     _ => mask = mask.with(*f),
                 }
@@ -138,7 +167,14 @@ impl Ledger {
     }
 
     fn plan_locked(&self, w: &Writer, cutoff: Timestamp) -> Result<RetentionPlan, LedgerError> {
-        let mut plan = RetentionPlan { cutoff: cutoff.to_rfc3339(), entries: 0, fields: 0, held_entries: 0, held_incidents: Vec::new(), targets: Vec::new() };
+        let mut plan = RetentionPlan {
+            cutoff: cutoff.to_rfc3339(),
+            entries: 0,
+            fields: 0,
+            held_entries: 0,
+            held_incidents: Vec::new(),
+            targets: Vec::new(),
+        };
         let mut held = std::collections::BTreeSet::new();
         for seq in 0..w.state.next_seq {
             let e = self.get_unlocked(seq)?;
@@ -169,14 +205,33 @@ impl Ledger {
     }
 
     /// Applies retention: one redaction entry (mode retention) per run, split only when needed.
-    pub fn retention_apply(&self, key: &SecretKey, cutoff: Timestamp, who: &Authority) -> Result<(RetentionPlan, RedactOutcome), LedgerError> {
+    pub fn retention_apply(
+        &self,
+        key: &SecretKey,
+        cutoff: Timestamp,
+        who: &Authority,
+    ) -> Result<(RetentionPlan, RedactOutcome), LedgerError> {
         check_authority(who)?;
         let mut w = self.writer_lock();
         let plan = self.plan_locked(&w, cutoff)?;
         if plan.targets.is_empty() {
-            return Ok((plan, RedactOutcome { receipts: Vec::new(), entries: 0, fields: 0 }));
+            return Ok((
+                plan,
+                RedactOutcome {
+                    receipts: Vec::new(),
+                    entries: 0,
+                    fields: 0,
+                },
+            ));
         }
-        let out = self.redact_locked(&mut w, key, &plan.targets, who, RedactMode::Retention, Some(cutoff))?;
+        let out = self.redact_locked(
+            &mut w,
+            key,
+            &plan.targets,
+            who,
+            RedactMode::Retention,
+            Some(cutoff),
+        )?;
         Ok((plan, out))
     }
 
@@ -190,7 +245,11 @@ impl Ledger {
         cutoff: Option<Timestamp>,
     ) -> Result<RedactOutcome, LedgerError> {
         let ranges = to_ranges(targets);
-        let mut out = RedactOutcome { receipts: Vec::new(), entries: targets.len() as u64, fields: targets.iter().map(|(_, m)| m.fields().count() as u64).sum() };
+        let mut out = RedactOutcome {
+            receipts: Vec::new(),
+            entries: targets.len() as u64,
+            fields: targets.iter().map(|(_, m)| m.fields().count() as u64).sum(),
+        };
         for chunk in ranges.chunks(MAX_RANGES) {
             let control = Control::Redact {
                 mode,
@@ -200,12 +259,24 @@ impl Ledger {
                 approved_by: who.approved_by.clone(),
                 cutoff,
             };
-            w.state.check_control(w.state.next_seq, &control).map_err(LedgerError::Invalid)?;
+            w.state
+                .check_control(w.state.next_seq, &control)
+                .map_err(LedgerError::Invalid)?;
             // 1. the intent, durably, before the entry
-            let intent = Intent { from_seq: w.state.next_seq, ranges: chunk.iter().map(|r| (r.first, r.last, r.mask.0)).collect() };
+            let intent = Intent {
+                from_seq: w.state.next_seq,
+                ranges: chunk.iter().map(|r| (r.first, r.last, r.mask.0)).collect(),
+            };
             self.write_intent(&intent)?;
             // 2. the signed redaction entry, durably
-            let receipt = self.write(w, key, vec![(Body::Control(control), Openings::default())], None)?.remove(0);
+            let receipt = self
+                .write(
+                    w,
+                    key,
+                    vec![(Body::Control(control), Openings::default())],
+                    None,
+                )?
+                .remove(0);
             // 3. remove the values everywhere, crash-safely
             self.apply_redaction(w, receipt.seq, chunk)?;
             // 4. done
@@ -217,9 +288,14 @@ impl Ledger {
 
     fn write_intent(&self, intent: &Intent) -> Result<(), LedgerError> {
         let path = self.pending_path();
-        let io = |e| LedgerError::Io { path: path.display().to_string(), source: e };
+        let io = |e| LedgerError::Io {
+            path: path.display().to_string(),
+            source: e,
+        };
         let mut f = fs::File::create(&path).map_err(io)?;
-        f.write_all(&serde_json::to_vec(intent).unwrap_or_default()).and_then(|_| f.sync_all()).map_err(io)?;
+        f.write_all(&serde_json::to_vec(intent).unwrap_or_default())
+            .and_then(|_| f.sync_all())
+            .map_err(io)?;
         log::sync_dir(&self.dir().join("log"))?;
         Ok(())
     }
@@ -227,7 +303,10 @@ impl Ledger {
     fn clear_intent(&self) -> Result<(), LedgerError> {
         let path = self.pending_path();
         if path.exists() {
-            fs::remove_file(&path).map_err(|e| LedgerError::Io { path: path.display().to_string(), source: e })?;
+            fs::remove_file(&path).map_err(|e| LedgerError::Io {
+                path: path.display().to_string(),
+                source: e,
+            })?;
             log::sync_dir(&self.dir().join("log"))?;
         }
         Ok(())
@@ -236,10 +315,20 @@ impl Ledger {
     /// Finishes a redaction a crash interrupted (called on open).
     pub(crate) fn finish_pending_redaction(&self) -> Result<(), LedgerError> {
         let path = self.pending_path();
-        let Ok(text) = fs::read(&path) else { return Ok(()) };
+        let Ok(text) = fs::read(&path) else {
+            return Ok(());
+        };
         let mut w = self.writer_lock();
         if let Ok(intent) = serde_json::from_slice::<Intent>(&text) {
-            let want: Vec<RedactRange> = intent.ranges.iter().map(|(a, b, m)| RedactRange { first: *a, last: *b, mask: FieldMask(*m) }).collect();
+            let want: Vec<RedactRange> = intent
+                .ranges
+                .iter()
+                .map(|(a, b, m)| RedactRange {
+                    first: *a,
+                    last: *b,
+                    mask: FieldMask(*m),
+                })
+                .collect();
             for seq in intent.from_seq..w.state.next_seq {
                 let e = self.get_unlocked(seq)?;
                 if let Some(Control::Redact { ranges, .. }) = e.control() {
@@ -256,8 +345,18 @@ impl Ledger {
 
     /// Replaces the covered openings with redaction markers in every segment that holds them, and
     /// removes the index postings of the erased values.
-    fn apply_redaction(&self, w: &mut Writer, by: u64, ranges: &[RedactRange]) -> Result<(), LedgerError> {
-        let covered = |seq: u64| ranges.iter().find(|r| r.first <= seq && seq <= r.last).map(|r| r.mask);
+    fn apply_redaction(
+        &self,
+        w: &mut Writer,
+        by: u64,
+        ranges: &[RedactRange],
+    ) -> Result<(), LedgerError> {
+        let covered = |seq: u64| {
+            ranges
+                .iter()
+                .find(|r| r.first <= seq && seq <= r.last)
+                .map(|r| r.mask)
+        };
         // Which segments hold covered entries.
         let mut segments = std::collections::BTreeSet::new();
         for r in ranges {
@@ -287,12 +386,22 @@ impl Ledger {
                 for field in mask.fields() {
                     if let Some(Opening::Value { value, .. }) = o.0.get(&field) {
                         match field {
-                            Field::TargetId => removed_postings.push((Posting::Target, value.clone(), e.seq())),
-                            Field::ActorId => removed_postings.push((Posting::Actor, value.clone(), e.seq())),
+                            Field::TargetId => {
+                                removed_postings.push((Posting::Target, value.clone(), e.seq()))
+                            }
+                            Field::ActorId => {
+                                removed_postings.push((Posting::Actor, value.clone(), e.seq()))
+                            }
                             Field::Evidence => {
-                                if let Some(crate::entry::Shown::Value(ev)) = c.evidence(&e.openings) {
+                                if let Some(crate::entry::Shown::Value(ev)) =
+                                    c.evidence(&e.openings)
+                                {
                                     for k in evidence_keys(&ev) {
-                                        removed_postings.push((Posting::Evidence, k.into_bytes(), e.seq()));
+                                        removed_postings.push((
+                                            Posting::Evidence,
+                                            k.into_bytes(),
+                                            e.seq(),
+                                        ));
                                     }
                                 }
                             }
@@ -326,24 +435,62 @@ impl Ledger {
 
     /// Reads an entry while the writer lock is already held by the caller.
     fn get_unlocked(&self, seq: u64) -> Result<Entry, LedgerError> {
-        let loc = self.loc(seq)?.ok_or(LedgerError::NoSuchEntry { seq, size: seq })?;
+        let loc = self
+            .loc(seq)?
+            .ok_or(LedgerError::NoSuchEntry { seq, size: seq })?;
         self.read_at(loc.frame)
     }
 
     /// Places an incident under legal hold.
-    pub fn hold_add(&self, key: &SecretKey, incident: &str, reason: &str, reference: &str) -> Result<Receipt, LedgerError> {
-        for (f, v, max) in [("--incident", incident, limits::INCIDENT), ("--reason", reason, limits::REASON), ("--ref", reference, limits::ID)] {
-            crate::record::check_text(f, v, max).map_err(|e| LedgerError::Invalid(e.to_string()))?;
+    pub fn hold_add(
+        &self,
+        key: &SecretKey,
+        incident: &str,
+        reason: &str,
+        reference: &str,
+    ) -> Result<Receipt, LedgerError> {
+        for (f, v, max) in [
+            ("--incident", incident, limits::INCIDENT),
+            ("--reason", reason, limits::REASON),
+            ("--ref", reference, limits::ID),
+        ] {
+            crate::record::check_text(f, v, max)
+                .map_err(|e| LedgerError::Invalid(e.to_string()))?;
         }
-        self.append_control(key, Control::HoldAdd { incident: incident.into(), reason: reason.into(), reference: reference.into() })
+        self.append_control(
+            key,
+            Control::HoldAdd {
+                incident: incident.into(),
+                reason: reason.into(),
+                reference: reference.into(),
+            },
+        )
     }
 
     /// Releases a legal hold.
-    pub fn hold_release(&self, key: &SecretKey, incident: &str, reason: &str, reference: &str) -> Result<Receipt, LedgerError> {
-        for (f, v, max) in [("--incident", incident, limits::INCIDENT), ("--reason", reason, limits::REASON), ("--ref", reference, limits::ID)] {
-            crate::record::check_text(f, v, max).map_err(|e| LedgerError::Invalid(e.to_string()))?;
+    pub fn hold_release(
+        &self,
+        key: &SecretKey,
+        incident: &str,
+        reason: &str,
+        reference: &str,
+    ) -> Result<Receipt, LedgerError> {
+        for (f, v, max) in [
+            ("--incident", incident, limits::INCIDENT),
+            ("--reason", reason, limits::REASON),
+            ("--ref", reference, limits::ID),
+        ] {
+            crate::record::check_text(f, v, max)
+                .map_err(|e| LedgerError::Invalid(e.to_string()))?;
         }
-        self.append_control(key, Control::HoldRelease { incident: incident.into(), reason: reason.into(), reference: reference.into() })
+        self.append_control(
+            key,
+            Control::HoldRelease {
+                incident: incident.into(),
+                reason: reason.into(),
+                reference: reference.into(),
+            },
+        )
     }
 
     /// Holds in force, by incident.

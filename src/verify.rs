@@ -248,7 +248,8 @@ pub fn verify_ledger(dir: &Path, opts: &VerifyOptions<'_>) -> Result<Report, Log
     if let Some(id) = v.state.ledger_id {
         for (seg, path) in crate::log::list_segments(&log_dir)? {
             let mut hdr = [0u8; crate::log::SEGMENT_HEADER_LEN as usize];
-            let read = std::fs::File::open(&path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut hdr));
+            let read = std::fs::File::open(&path)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut hdr));
             if let (Ok(()), Ok(h)) = (read, crate::log::SegmentHeader::decode(&hdr)) {
                 if h.ledger_id != id {
                     v.find(Finding {
@@ -256,7 +257,11 @@ pub fn verify_ledger(dir: &Path, opts: &VerifyOptions<'_>) -> Result<Report, Log
                         segment: Some(seg),
                         offset: Some(0),
                         kind: "segment",
-                        message: format!("segment header names ledger {}, not this ledger ({})", hex::encode(h.ledger_id), hex::encode(id)),
+                        message: format!(
+                            "segment header names ledger {}, not this ledger ({})",
+                            hex::encode(h.ledger_id),
+                            hex::encode(id)
+                        ),
                     });
                 }
             }
@@ -404,7 +409,11 @@ impl<'a> Walk<'a> {
             for (by, m) in marks {
                 let runs = self.pending.entry(by).or_default();
                 match runs.last_mut() {
-                    Some((_, last, mask, inc)) if *last + 1 == seq && *mask == m && *inc == incident => *last = seq,
+                    Some((_, last, mask, inc))
+                        if *last + 1 == seq && *mask == m && *inc == incident =>
+                    {
+                        *last = seq
+                    }
                     _ => runs.push((seq, seq, m, incident.clone())),
                 }
             }

@@ -99,6 +99,38 @@ pub enum Command {
         #[command(flatten)]
         ledger: LedgerArg,
     },
+    /// Erase fields of entries under a recorded authority (a signed redaction entry); signed bytes
+    /// and proofs stay valid
+    Redact {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        key: KeyArg,
+        /// Entry to redact (repeatable)
+        #[arg(long = "seq", required = true)]
+        seqs: Vec<u64>,
+        /// Field to erase: actor.id, target.id, approval.by, approval.ref, approval.none, scope,
+        /// reason, outcome.detail, owner, evidence, attributes (repeatable)
+        #[arg(long = "field", required = true)]
+        fields: Vec<String>,
+        /// Why, e.g. "GDPR Art. 17 erasure request"
+        #[arg(long)]
+        reason: String,
+        /// The authority or reference, e.g. a DPO case number
+        #[arg(long)]
+        authority: String,
+        /// Who approved the erasure
+        #[arg(long)]
+        approved_by: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Legal holds: nothing in an incident under hold can be redacted or expired
+    #[command(subcommand)]
+    Hold(HoldCommand),
+    /// Retention: redact content older than a cutoff, except incidents under legal hold
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Create a demo ledger with a realistic incident, verify it and print its timeline
     Demo {
         /// Directory for the demo ledger and key (default: a new temporary directory)
@@ -142,6 +174,79 @@ pub enum KeyCommand {
     List {
         #[command(flatten)]
         ledger: LedgerArg,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HoldCommand {
+    /// Place an incident under legal hold (a signed entry)
+    Add {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        key: KeyArg,
+        #[arg(long)]
+        incident: String,
+        #[arg(long)]
+        reason: String,
+        /// Matter or case reference
+        #[arg(long = "ref")]
+        reference: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Release a legal hold (a signed entry)
+    Release {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        key: KeyArg,
+        #[arg(long)]
+        incident: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long = "ref")]
+        reference: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List holds in force
+    List {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RetentionCommand {
+    /// Redact every redactable field of entries recorded before the cutoff (not under hold), as
+    /// one signed redaction entry
+    Apply {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        /// Signing key (not needed with --dry-run)
+        #[arg(long, env = "CUSTODY_KEY")]
+        key: Option<PathBuf>,
+        /// Entries recorded more than this long ago, e.g. 7y, 400d, 12w
+        #[arg(long, conflicts_with = "before", required_unless_present = "before")]
+        older_than: Option<String>,
+        /// Entries recorded before this time (RFC 3339)
+        #[arg(long)]
+        before: Option<String>,
+        /// List what would be redacted; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, default_value = "retention schedule")]
+        reason: String,
+        /// The retention policy or its reference
+        #[arg(long, default_value = "retention policy")]
+        authority: String,
+        #[arg(long, default_value = "retention-job")]
+        approved_by: String,
         #[arg(long)]
         json: bool,
     },

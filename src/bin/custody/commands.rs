@@ -14,9 +14,14 @@ use custody::sign::{PublicKey, SecretKey};
 use custody::time::Timestamp;
 use custody::verify::{verify_ledger, VerifyOptions};
 
-use crate::args::{AppendArgs, Command, FilterArgs, KeyCommand, LedgerArg, RecordFlags};
+use crate::args::{
+    AppendArgs, Command, FilterArgs, HoldCommand, KeyCommand, LedgerArg, RecordFlags,
+    RetentionCommand,
+};
 use crate::output::{entry_line, json_line, line, progress};
 use crate::Outcome;
+use custody::commit::Field;
+use custody::redact::Authority;
 
 pub fn run(cmd: Command) -> anyhow::Result<Outcome> {
     match cmd {
@@ -48,6 +53,108 @@ pub fn run(cmd: Command) -> anyhow::Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Demo { dir } => crate::demo::run(dir),
+        Command::Redact {
+            ledger,
+            key,
+            seqs,
+            fields,
+            reason,
+            authority,
+            approved_by,
+            json,
+        } => {
+            let fields = fields
+                .iter()
+                .map(|f| f.parse::<Field>().map_err(anyhow::Error::msg))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let k = load_key(&key.key)?;
+            let l = open(&ledger)?;
+            let out = l.redact(
+                &k,
+                &seqs,
+                &fields,
+                &Authority {
+                    reason,
+                    authority,
+                    approved_by,
+                },
+            )?;
+            if json {
+                json_line(&out)?;
+            } else {
+                for r in &out.receipts {
+                    json_line(r)?;
+                }
+                eprintln!("redacted {} field(s) in {} entr(ies); the values are gone from log/ and index/", out.fields, out.entries);
+            }
+            Ok(Outcome::Ok)
+        }
+        Command::Hold(h) => hold(h),
+        Command::Retention(RetentionCommand::Apply {
+            ledger,
+            key,
+            older_than,
+            before,
+            dry_run,
+            reason,
+            authority,
+            approved_by,
+            json,
+        }) => {
+            let cutoff = match (older_than, before) {
+                (Some(d), _) => {
+                    let nanos = custody::time::parse_duration(&d).map_err(anyhow::Error::msg)?;
+                    Timestamp::from_nanos(Timestamp::now().nanos().saturating_sub(nanos).max(0))?
+                }
+                (None, Some(t)) => {
+                    Timestamp::parse(&t).map_err(|e| anyhow::anyhow!("--before: {e}"))?
+                }
+                (None, None) => bail!("give --older-than DURATION or --before TIME"),
+            };
+            let l = open(&ledger)?;
+            if dry_run {
+                let plan = l.retention_plan(cutoff)?;
+                if json {
+                    json_line(
+                        &json!({"plan": plan, "targets": plan.targets.iter().map(|(s, m)| json!({"seq": s, "fields": m.names()})).collect::<Vec<_>>()}),
+                    )?;
+                } else {
+                    for (s, m) in &plan.targets {
+                        line(&format!("would redact entry {s}: {}", m.names().join(", ")))?;
+                    }
+                    line(&format!(
+                        "dry run: {} field(s) in {} entr(ies) recorded before {} would be redacted; {} entr(ies) kept under legal hold ({})",
+                        plan.fields, plan.entries, plan.cutoff, plan.held_entries, plan.held_incidents.join(", ")
+                    ))?;
+                }
+                return Ok(Outcome::Ok);
+            }
+            let Some(key) = key else {
+                bail!("--key is required to sign the retention redaction (or use --dry-run)")
+            };
+            let k = load_key(&key)?;
+            let (plan, out) = l.retention_apply(
+                &k,
+                cutoff,
+                &Authority {
+                    reason,
+                    authority,
+                    approved_by,
+                },
+            )?;
+            if json {
+                json_line(&json!({"plan": plan, "result": out}))?;
+            } else {
+                for r in &out.receipts {
+                    json_line(r)?;
+                }
+                eprintln!(
+                    "retention: redacted {} field(s) in {} entr(ies) recorded before {}; {} entr(ies) kept under legal hold",
+                    out.fields, out.entries, plan.cutoff, plan.held_entries
+                );
+            }
+            Ok(Outcome::Ok)
+        }
     }
 }
 
@@ -86,6 +193,51 @@ pub fn public_key_arg(s: &str) -> anyhow::Result<PublicKey> {
         return Ok(SecretKey::from_file_text(&text, s)?.public());
     }
     Ok(PublicKey::parse(s)?)
+}
+
+fn hold(h: HoldCommand) -> anyhow::Result<Outcome> {
+    match h {
+        HoldCommand::Add {
+            ledger,
+            key,
+            incident,
+            reason,
+            reference,
+            json,
+        } => {
+            let k = load_key(&key.key)?;
+            let l = open(&ledger)?;
+            print_receipts(&[l.hold_add(&k, &incident, &reason, &reference)?], json)
+        }
+        HoldCommand::Release {
+            ledger,
+            key,
+            incident,
+            reason,
+            reference,
+            json,
+        } => {
+            let k = load_key(&key.key)?;
+            let l = open(&ledger)?;
+            print_receipts(&[l.hold_release(&k, &incident, &reason, &reference)?], json)
+        }
+        HoldCommand::List { ledger, json } => {
+            let l = open(&ledger)?;
+            for (incident, h) in l.holds() {
+                if json {
+                    json_line(
+                        &json!({"incident": incident, "since": h.since, "reason": h.reason, "ref": h.reference}),
+                    )?;
+                } else {
+                    line(&format!(
+                        "{incident}  under hold since entry {}  ref {}  {}",
+                        h.since, h.reference, h.reason
+                    ))?;
+                }
+            }
+            Ok(Outcome::Ok)
+        }
+    }
 }
 
 fn keygen(out: &Path, json: bool) -> anyhow::Result<Outcome> {

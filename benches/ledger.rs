@@ -106,10 +106,7 @@ struct Fixture {
 
 impl Fixture {
     fn new(mode: Mode) -> Self {
-        let tmp = tempfile::Builder::new()
-            .prefix("custody-bench-")
-            .tempdir()
-            .expect("temporary directory");
+        let tmp = tempfile::Builder::new().prefix("custody-bench-").tempdir().expect("temporary directory");
         let root = tmp.path().to_path_buf();
         let key = SecretKey::from_seed(&[0x42; 32]);
         let record = Record::from_json(EXAMPLE).expect("EXAMPLE parses");
@@ -125,11 +122,7 @@ impl Fixture {
         let sk: &SigningKey = key.signing_key();
         let sig = sk.sign(&msg);
         let vk = sk.verifying_key();
-        assert_eq!(
-            sig.to_bytes(),
-            entry.signature,
-            "custody signs the 53-byte message"
-        );
+        assert_eq!(sig.to_bytes(), entry.signature, "custody signs the 53-byte message");
         Fixture {
             mode,
             _tmp: tmp,
@@ -188,12 +181,7 @@ impl Fixture {
     /// A scratch file for the write+fdatasync floor, on the ledgers' filesystem.
     fn scratch(&self, name: &str) -> Scratch {
         let path = self.root.join(name);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .open(&path)
-            .expect("scratch file");
+        let file = OpenOptions::new().create(true).truncate(true).write(true).open(&path).expect("scratch file");
         Scratch { file, len: 0 }
     }
 }
@@ -231,18 +219,12 @@ fn verify_100k(dir: &Path, entries: usize) {
 
 fn floors(c: &mut Criterion, fx: &Fixture) {
     let mut g = c.benchmark_group("floor");
-    g.sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+    g.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
     g.throughput(Throughput::Elements(1));
     let sk = fx.key.signing_key();
     g.bench_function("sign_1core", |b| b.iter(|| sk.sign(black_box(&fx.msg))));
     g.bench_function("verify_strict_1core", |b| {
-        b.iter(|| {
-            fx.vk
-                .verify_strict(black_box(&fx.msg), black_box(&fx.sig))
-                .expect("valid")
-        })
+        b.iter(|| fx.vk.verify_strict(black_box(&fx.msg), black_box(&fx.sig)).expect("valid"))
     });
     let bytes = &fx.entry.bytes;
     g.throughput(Throughput::Bytes(bytes.len() as u64));
@@ -257,9 +239,7 @@ fn floors(c: &mut Criterion, fx: &Fixture) {
     g.finish();
 
     let mut g = c.benchmark_group("floor_fsync");
-    g.sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3));
+    g.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
     for n in [1usize, 100, 1000] {
         let buf = fx.frame.repeat(n);
         g.throughput(Throughput::Elements(n as u64));
@@ -273,9 +253,7 @@ fn floors(c: &mut Criterion, fx: &Fixture) {
 
 fn appends(c: &mut Criterion, fx: &Fixture) {
     let mut g = c.benchmark_group("append");
-    g.sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(4));
+    g.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(4));
     g.throughput(Throughput::Elements(1));
     g.bench_function("single", |b| {
         let ledger = fx.fresh_ledger("single");
@@ -291,11 +269,7 @@ fn appends(c: &mut Criterion, fx: &Fixture) {
             let ledger = fx.fresh_ledger(&format!("batch{n}"));
             b.iter_batched(
                 || fx.records(n),
-                |rs| {
-                    ledger
-                        .append_batch(&fx.key, rs, None)
-                        .expect("append_batch")
-                },
+                |rs| ledger.append_batch(&fx.key, rs, None).expect("append_batch"),
                 BatchSize::PerIteration,
             )
         });
@@ -305,9 +279,7 @@ fn appends(c: &mut Criterion, fx: &Fixture) {
 
 fn verify(c: &mut Criterion, fx: &Fixture) {
     let mut g = c.benchmark_group("verify");
-    g.sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(5));
+    g.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(5));
     let name = match fx.mode {
         Mode::Bench => "100k",
         _ => "smoke",
@@ -382,17 +354,18 @@ fn summary(fx: &Fixture) {
     });
     // The same work spread over rayon's pool: what the cores give right now, under today's load.
     let par_n = crypto_n * cores;
+    let (msg, sig, vk) = (fx.msg, fx.sig, fx.vk);
     let sign_par = rate(rounds, || {
         timed(par_n, || {
             (0..par_n).into_par_iter().for_each(|_| {
-                black_box(sk.sign(black_box(&fx.msg)));
+                black_box(sk.sign(black_box(&msg)));
             })
         })
     });
     let verify_par = rate(rounds, || {
         timed(par_n, || {
             (0..par_n).into_par_iter().for_each(|_| {
-                black_box(fx.vk.verify_strict(black_box(&fx.msg), &fx.sig)).expect("valid");
+                black_box(vk.verify_strict(black_box(&msg), &sig)).expect("valid");
             })
         })
     });
@@ -440,18 +413,14 @@ fn summary(fx: &Fixture) {
             let rs: Vec<Vec<Record>> = (0..reps).map(|_| fx.records(n)).collect();
             timed(n * reps, || {
                 for batch in rs {
-                    ledger
-                        .append_batch(&fx.key, batch, None)
-                        .expect("append_batch");
+                    ledger.append_batch(&fx.key, batch, None).expect("append_batch");
                 }
             })
         });
         batches.push((n, r));
     }
     let (vdir, ventries) = fx.verify_ledger();
-    let verify = rate(if smoke { 1 } else { 3 }, || {
-        timed(*ventries, || verify_100k(vdir, *ventries))
-    });
+    let verify = rate(if smoke { 1 } else { 3 }, || timed(*ventries, || verify_100k(vdir, *ventries)));
     let load_after = load();
 
     let sign_floor = sign_1 * cores as f64;
@@ -490,18 +459,12 @@ fn summary(fx: &Fixture) {
     println!();
     let fsync1 = fsync_of(1);
     let r = single / fsync1;
-    println!(
-        "append/single     {single:>9.0}/s           floor(write+fdatasync) {fsync1:>9.0}/s  ratio {r:.2}"
-    );
+    println!("append/single     {single:>9.0}/s           floor(write+fdatasync) {fsync1:>9.0}/s  ratio {r:.2}");
     for (n, entries_s) in &batches {
         let r = entries_s / sign_floor;
         // Sign and fsync happen one after the other in append_batch: their sum bounds a batch.
         let combined = *n as f64 / (*n as f64 / sign_floor + 1.0 / fsync_of(*n));
-        let target = if *n == 1000 {
-            format!("  (target {TARGET:.2}: {})", verdict(r))
-        } else {
-            String::new()
-        };
+        let target = if *n == 1000 { format!("  (target {TARGET:.2}: {})", verdict(r)) } else { String::new() };
         println!(
             "append/batch{n:<5} {entries_s:>9.0} entries/s   floor(cores x sign) {sign_floor:>9.0}/s  ratio {r:.2}{target}"
         );
@@ -525,13 +488,15 @@ fn summary(fx: &Fixture) {
 
 fn main() {
     let mode = mode();
+    // CUSTODY_BENCH_NO_SUMMARY=1 skips the summary (useful with a criterion filter).
+    let want_summary = std::env::var_os("CUSTODY_BENCH_NO_SUMMARY").is_none();
     let mut c = Criterion::default().configure_from_args();
     let fx = Fixture::new(mode);
     floors(&mut c, &fx);
     appends(&mut c, &fx);
     verify(&mut c, &fx);
     c.final_summary();
-    if mode != Mode::List {
+    if mode != Mode::List && want_summary {
         summary(&fx);
     }
 }

@@ -10,31 +10,15 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     #[error("truncated at byte {at}: {what} needs {need} more bytes")]
-    Truncated {
-        at: usize,
-        what: &'static str,
-        need: usize,
-    },
+    Truncated { at: usize, what: &'static str, need: usize },
     #[error("{count} trailing bytes at byte {at} after the end of the {what}")]
-    Trailing {
-        at: usize,
-        what: &'static str,
-        count: usize,
-    },
+    Trailing { at: usize, what: &'static str, count: usize },
     #[error("byte {at}: {what} has invalid tag or code {tag:#04x}")]
-    BadTag {
-        at: usize,
-        what: &'static str,
-        tag: u8,
-    },
+    BadTag { at: usize, what: &'static str, tag: u8 },
     #[error("byte {at}: {what} is not valid UTF-8")]
     Utf8 { at: usize, what: &'static str },
     #[error("byte {at}: {what} is not in canonical form ({why})")]
-    NonCanonical {
-        at: usize,
-        what: &'static str,
-        why: &'static str,
-    },
+    NonCanonical { at: usize, what: &'static str, why: &'static str },
 }
 
 /// Appends canonical primitives to a byte buffer.
@@ -45,9 +29,7 @@ pub struct Writer {
 
 impl Writer {
     pub fn new() -> Self {
-        Writer {
-            buf: Vec::with_capacity(256),
-        }
+        Writer { buf: Vec::with_capacity(256) }
     }
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf
@@ -116,20 +98,12 @@ impl<'a> Reader<'a> {
         if self.pos == self.buf.len() {
             Ok(())
         } else {
-            Err(DecodeError::Trailing {
-                at: self.pos,
-                what,
-                count: self.buf.len() - self.pos,
-            })
+            Err(DecodeError::Trailing { at: self.pos, what, count: self.buf.len() - self.pos })
         }
     }
     pub fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
-            return Err(DecodeError::Truncated {
-                at: self.pos,
-                what,
-                need: n - self.remaining(),
-            });
+            return Err(DecodeError::Truncated { at: self.pos, what, need: n - self.remaining() });
         }
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;
@@ -194,20 +168,12 @@ impl<'a> Reader<'a> {
         let at = self.pos;
         let n = self.u32(what)? as usize;
         if n.saturating_mul(min_item.max(1)) > self.remaining() {
-            return Err(DecodeError::Truncated {
-                at,
-                what,
-                need: n * min_item.max(1) - self.remaining(),
-            });
+            return Err(DecodeError::Truncated { at, what, need: n * min_item.max(1) - self.remaining() });
         }
         Ok(n)
     }
     /// Reads a one-byte code of a closed enum.
-    pub fn code<T>(
-        &mut self,
-        what: &'static str,
-        from: impl Fn(u8) -> Option<T>,
-    ) -> Result<T, DecodeError> {
+    pub fn code<T>(&mut self, what: &'static str, from: impl Fn(u8) -> Option<T>) -> Result<T, DecodeError> {
         let at = self.pos;
         let tag = self.u8(what)?;
         from(tag).ok_or(DecodeError::BadTag { at, what, tag })
@@ -240,22 +206,10 @@ mod tests {
 
     #[test]
     fn refuses_non_canonical() {
-        assert!(matches!(
-            Reader::new(&[2]).present("x"),
-            Err(DecodeError::BadTag { .. })
-        ));
-        assert!(matches!(
-            Reader::new(&[0, 0, 0, 2, 0xff, 0xfe]).str("x"),
-            Err(DecodeError::Utf8 { .. })
-        ));
-        assert!(matches!(
-            Reader::new(&[0, 0, 0, 9, 1]).bytes("x"),
-            Err(DecodeError::Truncated { .. })
-        ));
-        assert!(matches!(
-            Reader::new(&[0xff, 0xff, 0xff, 0xff]).count("x", 8),
-            Err(DecodeError::Truncated { .. })
-        ));
+        assert!(matches!(Reader::new(&[2]).present("x"), Err(DecodeError::BadTag { .. })));
+        assert!(matches!(Reader::new(&[0, 0, 0, 2, 0xff, 0xfe]).str("x"), Err(DecodeError::Utf8 { .. })));
+        assert!(matches!(Reader::new(&[0, 0, 0, 9, 1]).bytes("x"), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(Reader::new(&[0xff, 0xff, 0xff, 0xff]).count("x", 8), Err(DecodeError::Truncated { .. })));
         let r = Reader::new(&[1]);
         assert!(matches!(r.finish("x"), Err(DecodeError::Trailing { .. })));
     }

@@ -80,16 +80,11 @@ pub struct ChainState {
 impl ChainState {
     /// The active key with this ID, if any.
     pub fn active_key(&self, id: &KeyId) -> Option<&KeyState> {
-        self.keys
-            .get(&hex::encode(id))
-            .filter(|k| k.retired_at.is_none())
+        self.keys.get(&hex::encode(id)).filter(|k| k.retired_at.is_none())
     }
 
     pub fn active_key_count(&self) -> usize {
-        self.keys
-            .values()
-            .filter(|k| k.retired_at.is_none())
-            .count()
+        self.keys.values().filter(|k| k.retired_at.is_none()).count()
     }
 
     /// Checks `e` against the entries before it. Returns the public key that must have signed it
@@ -103,34 +98,21 @@ impl ChainState {
             let Some(Control::LedgerInit { public_key, name }) = e.control() else {
                 out.push(v(
                     "genesis",
-                    format!(
-                        "entry {} should be the genesis entry (ledger_init) but is {}",
-                        h.seq,
-                        e.action_name()
-                    ),
+                    format!("entry {} should be the genesis entry (ledger_init) but is {}", h.seq, e.action_name()),
                 ));
                 return (None, out);
             };
             if h.seq != 0 {
-                out.push(v(
-                    "seq",
-                    format!("the first entry has seq {}; it must be 0", h.seq),
-                ));
+                out.push(v("seq", format!("the first entry has seq {}; it must be 0", h.seq)));
             }
             if h.prev_hash != [0; 32] {
-                out.push(v(
-                    "prev_hash",
-                    "the genesis entry's prev hash must be all zero".into(),
-                ));
+                out.push(v("prev_hash", "the genesis entry's prev hash must be all zero".into()));
             }
             if name.is_empty() {
                 out.push(v("control", "the ledger name is empty".into()));
             }
             if key_id(public_key) != h.key_id {
-                out.push(v(
-                    "key",
-                    format!("genesis is signed by key {hex_id}, not by the key it authorises"),
-                ));
+                out.push(v("key", format!("genesis is signed by key {hex_id}, not by the key it authorises")));
             }
             return match PublicKey::from_bytes(public_key) {
                 Ok(k) => (Some(k), out),
@@ -153,10 +135,7 @@ impl ChainState {
             ));
         }
         if h.seq != self.next_seq {
-            out.push(v(
-                "seq",
-                format!("expected seq {}, found seq {}", self.next_seq, h.seq),
-            ));
+            out.push(v("seq", format!("expected seq {}, found seq {}", self.next_seq, h.seq)));
         }
         if h.prev_hash != self.head_hash {
             out.push(v(
@@ -173,10 +152,7 @@ impl ChainState {
             if h.ledger_time < last {
                 out.push(v(
                     "time",
-                    format!(
-                        "entry {}: ledger time {} is before the previous entry's {}",
-                        h.seq, h.ledger_time, last
-                    ),
+                    format!("entry {}: ledger time {} is before the previous entry's {}", h.seq, h.ledger_time, last),
                 ));
             }
         }
@@ -184,10 +160,7 @@ impl ChainState {
             None => {
                 out.push(v(
                     "key",
-                    format!(
-                        "entry {} is signed by key {hex_id}, which this ledger never authorised",
-                        h.seq
-                    ),
+                    format!("entry {} is signed by key {hex_id}, which this ledger never authorised", h.seq),
                 ));
                 None
             }
@@ -236,22 +209,18 @@ impl ChainState {
             Control::KeyAdd { public_key, .. } => {
                 PublicKey::from_bytes(public_key).map_err(|e| e.to_string())?;
                 if self.keys.contains_key(&hex::encode(key_id(public_key))) {
-                    return Err(format!(
-                        "key {} is already known to this ledger",
-                        hex::encode(key_id(public_key))
-                    ));
+                    return Err(format!("key {} is already known to this ledger", hex::encode(key_id(public_key))));
                 }
                 Ok(())
             }
             Control::KeyRetire { key_id, .. } => {
                 if self.active_key(key_id).is_none() {
-                    return Err(format!(
-                        "key {} is not an active key of this ledger",
-                        hex::encode(key_id)
-                    ));
+                    return Err(format!("key {} is not an active key of this ledger", hex::encode(key_id)));
                 }
                 if self.active_key_count() <= 1 {
-                    return Err("retiring the last active key would leave nobody able to sign; add another key first".into());
+                    return Err(
+                        "retiring the last active key would leave nobody able to sign; add another key first".into()
+                    );
                 }
                 Ok(())
             }
@@ -260,18 +229,12 @@ impl ChainState {
                     return Err("a redaction must cover at least one entry".into());
                 }
                 if let Some(r) = ranges.iter().find(|r| r.last >= seq) {
-                    return Err(format!(
-                        "a redaction may only cover earlier entries, but names entry {}",
-                        r.last
-                    ));
+                    return Err(format!("a redaction may only cover earlier entries, but names entry {}", r.last));
                 }
                 Ok(())
             }
             Control::HoldAdd { incident, .. } => match self.holds.get(incident) {
-                Some(h) => Err(format!(
-                    "incident {incident} is already under legal hold (since entry {})",
-                    h.since
-                )),
+                Some(h) => Err(format!("incident {incident} is already under legal hold (since entry {})", h.since)),
                 None => Ok(()),
             },
             Control::HoldRelease { incident, .. } => match self.holds.get(incident) {
@@ -279,9 +242,7 @@ impl ChainState {
                 Some(_) => Ok(()),
             },
             Control::ClientAdd { name, .. } => match self.clients.get(name) {
-                Some(_) => Err(format!(
-                    "client {name} is already registered; remove it first"
-                )),
+                Some(_) => Err(format!("client {name} is already registered; remove it first")),
                 None => Ok(()),
             },
             Control::ClientRemove { name, .. } => match self.clients.get(name) {
@@ -303,10 +264,7 @@ impl ChainState {
         }
         self.next_seq = h.seq.saturating_add(1);
         self.head_hash = e.hash;
-        self.last_time = Some(
-            self.last_time
-                .map_or(h.ledger_time, |t| t.max(h.ledger_time)),
-        );
+        self.last_time = Some(self.last_time.map_or(h.ledger_time, |t| t.max(h.ledger_time)));
         if let Some(c) = e.change() {
             self.incidents.insert(c.incident.clone(), (h.seq, e.hash));
         }
@@ -318,23 +276,13 @@ impl ChainState {
             Control::LedgerInit { public_key, .. } => {
                 self.keys.insert(
                     hex::encode(key_id(public_key)),
-                    KeyState {
-                        public_key: *public_key,
-                        label: "genesis".into(),
-                        added_at: seq,
-                        retired_at: None,
-                    },
+                    KeyState { public_key: *public_key, label: "genesis".into(), added_at: seq, retired_at: None },
                 );
             }
             Control::KeyAdd { public_key, label } => {
                 self.keys.insert(
                     hex::encode(key_id(public_key)),
-                    KeyState {
-                        public_key: *public_key,
-                        label: label.clone(),
-                        added_at: seq,
-                        retired_at: None,
-                    },
+                    KeyState { public_key: *public_key, label: label.clone(), added_at: seq, retired_at: None },
                 );
             }
             Control::KeyRetire { key_id, .. } => {
@@ -342,36 +290,17 @@ impl ChainState {
                     k.retired_at = Some(seq);
                 }
             }
-            Control::HoldAdd {
-                incident,
-                reason,
-                reference,
-            } => {
+            Control::HoldAdd { incident, reason, reference } => {
                 self.holds.insert(
                     incident.clone(),
-                    HoldState {
-                        since: seq,
-                        reason: reason.clone(),
-                        reference: reference.clone(),
-                    },
+                    HoldState { since: seq, reason: reason.clone(), reference: reference.clone() },
                 );
             }
             Control::HoldRelease { incident, .. } => {
                 self.holds.remove(incident);
             }
-            Control::ClientAdd {
-                name,
-                role,
-                token_hash,
-            } => {
-                self.clients.insert(
-                    name.clone(),
-                    ClientState {
-                        role: *role,
-                        token_hash: *token_hash,
-                        added_at: seq,
-                    },
-                );
+            Control::ClientAdd { name, role, token_hash } => {
+                self.clients.insert(name.clone(), ClientState { role: *role, token_hash: *token_hash, added_at: seq });
             }
             Control::ClientRemove { name, .. } => {
                 self.clients.remove(name);
@@ -413,13 +342,10 @@ mod hex_array {
         s.serialize_str(&hex::encode(v))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
-        d: D,
-    ) -> Result<[u8; N], D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[u8; N], D::Error> {
         let s = String::deserialize(d)?;
         let v = hex::decode(s).map_err(serde::de::Error::custom)?;
-        v.try_into()
-            .map_err(|_| serde::de::Error::custom("wrong length"))
+        v.try_into().map_err(|_| serde::de::Error::custom("wrong length"))
     }
 }
 
@@ -437,8 +363,7 @@ mod hex_opt16 {
         let s = Option::<String>::deserialize(d)?;
         s.map(|s| {
             let v = hex::decode(s).map_err(serde::de::Error::custom)?;
-            v.try_into()
-                .map_err(|_| serde::de::Error::custom("wrong length"))
+            v.try_into().map_err(|_| serde::de::Error::custom("wrong length"))
         })
         .transpose()
     }

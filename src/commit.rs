@@ -58,10 +58,7 @@ impl FieldMask {
         self.0 != 0 && self.0 & !Self::ALL.0 == 0
     }
     pub fn fields(self) -> impl Iterator<Item = Field> {
-        Field::ALL
-            .iter()
-            .copied()
-            .filter(move |f| self.contains(*f))
+        Field::ALL.iter().copied().filter(move |f| self.contains(*f))
     }
     pub fn names(self) -> Vec<&'static str> {
         self.fields().map(Field::as_str).collect()
@@ -180,21 +177,10 @@ impl Openings {
             last = Some(f);
             let at = r.position();
             let o = match r.u8("opening tag")? {
-                TAG_VALUE => Opening::Value {
-                    salt: r.array("salt")?,
-                    value: r.bytes("opening value")?.to_vec(),
-                },
-                TAG_REDACTED => Opening::Redacted {
-                    by: r.u64("redacted by")?,
-                },
+                TAG_VALUE => Opening::Value { salt: r.array("salt")?, value: r.bytes("opening value")?.to_vec() },
+                TAG_REDACTED => Opening::Redacted { by: r.u64("redacted by")? },
                 TAG_WITHHELD => Opening::Withheld,
-                tag => {
-                    return Err(DecodeError::BadTag {
-                        at,
-                        what: "opening tag",
-                        tag,
-                    })
-                }
+                tag => return Err(DecodeError::BadTag { at, what: "opening tag", tag }),
             };
             map.insert(f, o);
         }
@@ -221,13 +207,7 @@ mod tests {
     #[test]
     fn openings_round_trip_and_refuse_disorder() {
         let mut o = Openings::default();
-        o.0.insert(
-            Field::Reason,
-            Opening::Value {
-                salt: [9; 16],
-                value: b"why".to_vec(),
-            },
-        );
+        o.0.insert(Field::Reason, Opening::Value { salt: [9; 16], value: b"why".to_vec() });
         o.0.insert(Field::ActorId, Opening::Redacted { by: 12 });
         o.0.insert(Field::Owner, Opening::Withheld);
         let b = o.encode();

@@ -15,9 +15,7 @@ use serde_json::{json, Map, Value};
 use crate::canonical::{DecodeError, Reader, Writer};
 use crate::commit::{commit, Commitment, Field, FieldMask, Opening, Openings, SaltSource};
 use crate::enums::closed_enum;
-use crate::record::{
-    Action, Actor, ActorKind, Approval, Evidence, Outcome, Record, Status, Target, TargetKind,
-};
+use crate::record::{Action, Actor, ActorKind, Approval, Evidence, Outcome, Record, Status, Target, TargetKind};
 use crate::sign::{KeyId, SecretKey};
 use crate::time::Timestamp;
 
@@ -231,11 +229,7 @@ impl SignedBody {
         let at = r.position();
         let version = r.u8("version")?;
         if version != FORMAT_VERSION {
-            return Err(DecodeError::BadTag {
-                at,
-                what: "format version",
-                tag: version,
-            });
+            return Err(DecodeError::BadTag { at, what: "format version", tag: version });
         }
         let ledger_id = r.array("ledger id")?;
         let seq = r.u64("seq")?;
@@ -243,26 +237,12 @@ impl SignedBody {
         let prev_hash = r.array("prev hash")?;
         let key_id = r.array("key id")?;
         let submitter = r.opt("submitter", |r| r.string("submitter"))?;
-        let header = Header {
-            version,
-            ledger_id,
-            seq,
-            ledger_time,
-            prev_hash,
-            key_id,
-            submitter,
-        };
+        let header = Header { version, ledger_id, seq, ledger_time, prev_hash, key_id, submitter };
         let at = r.position();
         let body = match r.u8("body kind")? {
             BODY_CHANGE => Body::Change(decode_change(&mut r)?),
             BODY_CONTROL => Body::Control(decode_control(&mut r)?),
-            tag => {
-                return Err(DecodeError::BadTag {
-                    at,
-                    what: "body kind",
-                    tag,
-                })
-            }
+            tag => return Err(DecodeError::BadTag { at, what: "body kind", tag }),
         };
         r.finish("signed bytes")?;
         Ok(SignedBody { header, body })
@@ -272,11 +252,7 @@ impl SignedBody {
 fn time(r: &mut Reader<'_>, what: &'static str) -> Result<Timestamp, DecodeError> {
     let at = r.position();
     let n = r.i64(what)?;
-    Timestamp::from_nanos(n).map_err(|_| DecodeError::NonCanonical {
-        at,
-        what,
-        why: "time outside 1970..2200",
-    })
+    Timestamp::from_nanos(n).map_err(|_| DecodeError::NonCanonical { at, what, why: "time outside 1970..2200" })
 }
 
 fn opt_time(r: &mut Reader<'_>, what: &'static str) -> Result<Option<Timestamp>, DecodeError> {
@@ -332,20 +308,12 @@ fn encode_change(w: &mut Writer, c: &Change) {
     write_opt_commit(w, c, Field::Attributes);
 }
 
-fn req_commit(
-    r: &mut Reader<'_>,
-    map: &mut BTreeMap<Field, Commitment>,
-    f: Field,
-) -> Result<(), DecodeError> {
+fn req_commit(r: &mut Reader<'_>, map: &mut BTreeMap<Field, Commitment>, f: Field) -> Result<(), DecodeError> {
     map.insert(f, r.array("commitment")?);
     Ok(())
 }
 
-fn opt_commit(
-    r: &mut Reader<'_>,
-    map: &mut BTreeMap<Field, Commitment>,
-    f: Field,
-) -> Result<(), DecodeError> {
+fn opt_commit(r: &mut Reader<'_>, map: &mut BTreeMap<Field, Commitment>, f: Field) -> Result<(), DecodeError> {
     if let Some(c) = r.opt("optional commitment", |r| r.array("commitment"))? {
         map.insert(f, c);
     }
@@ -355,9 +323,8 @@ fn opt_commit(
 fn decode_change(r: &mut Reader<'_>) -> Result<Change, DecodeError> {
     let mut cm = BTreeMap::new();
     let incident = r.string("incident")?;
-    let incident_prev = r.opt("incident link", |r| {
-        Ok((r.u64("incident link seq")?, r.array("incident link hash")?))
-    })?;
+    let incident_prev =
+        r.opt("incident link", |r| Ok((r.u64("incident link seq")?, r.array("incident link hash")?)))?;
     let action = r.code("action", Action::from_code)?;
     let actor_kind = r.code("actor kind", ActorKind::from_code)?;
     req_commit(r, &mut cm, Field::ActorId)?;
@@ -378,13 +345,7 @@ fn decode_change(r: &mut Reader<'_>) -> Result<Change, DecodeError> {
             let at = opt_time(r, "approval time")?;
             (ApprovalKind::Approved { at }, Some(source))
         }
-        tag => {
-            return Err(DecodeError::BadTag {
-                at,
-                what: "approval kind",
-                tag,
-            })
-        }
+        tag => return Err(DecodeError::BadTag { at, what: "approval kind", tag }),
     };
     req_commit(r, &mut cm, Field::Reason)?;
     let status = r.code("outcome status", Status::from_code)?;
@@ -398,11 +359,7 @@ fn decode_change(r: &mut Reader<'_>) -> Result<Change, DecodeError> {
         let at = r.position();
         let s = r.u64("ref")?;
         if refs.last().is_some_and(|l| *l >= s) {
-            return Err(DecodeError::NonCanonical {
-                at,
-                what: "refs",
-                why: "refs must be strictly increasing",
-            });
+            return Err(DecodeError::NonCanonical { at, what: "refs", why: "refs must be strictly increasing" });
         }
         refs.push(s);
     }
@@ -442,14 +399,7 @@ fn encode_control(w: &mut Writer, c: &Control) {
             w.fixed(key_id);
             w.str(reason);
         }
-        Control::Redact {
-            mode,
-            ranges,
-            reason,
-            authority,
-            approved_by,
-            cutoff,
-        } => {
+        Control::Redact { mode, ranges, reason, authority, approved_by, cutoff } => {
             w.u8(3);
             w.u8(mode.code());
             w.count(ranges.len());
@@ -463,31 +413,19 @@ fn encode_control(w: &mut Writer, c: &Control) {
             w.str(approved_by);
             w.opt(*cutoff, |w, t| w.i64(t.nanos()));
         }
-        Control::HoldAdd {
-            incident,
-            reason,
-            reference,
-        } => {
+        Control::HoldAdd { incident, reason, reference } => {
             w.u8(4);
             w.str(incident);
             w.str(reason);
             w.str(reference);
         }
-        Control::HoldRelease {
-            incident,
-            reason,
-            reference,
-        } => {
+        Control::HoldRelease { incident, reason, reference } => {
             w.u8(5);
             w.str(incident);
             w.str(reason);
             w.str(reference);
         }
-        Control::ClientAdd {
-            name,
-            role,
-            token_hash,
-        } => {
+        Control::ClientAdd { name, role, token_hash } => {
             w.u8(6);
             w.str(name);
             w.u8(role.code());
@@ -504,18 +442,9 @@ fn encode_control(w: &mut Writer, c: &Control) {
 fn decode_control(r: &mut Reader<'_>) -> Result<Control, DecodeError> {
     let at = r.position();
     Ok(match r.u8("control kind")? {
-        0 => Control::LedgerInit {
-            name: r.string("ledger name")?,
-            public_key: r.array("public key")?,
-        },
-        1 => Control::KeyAdd {
-            public_key: r.array("public key")?,
-            label: r.string("key label")?,
-        },
-        2 => Control::KeyRetire {
-            key_id: r.array("key id")?,
-            reason: r.string("reason")?,
-        },
+        0 => Control::LedgerInit { name: r.string("ledger name")?, public_key: r.array("public key")? },
+        1 => Control::KeyAdd { public_key: r.array("public key")?, label: r.string("key label")? },
+        2 => Control::KeyRetire { key_id: r.array("key id")?, reason: r.string("reason")? },
         3 => {
             let mode = r.code("redaction mode", RedactMode::from_code)?;
             let n = r.count("redaction ranges", 18)?;
@@ -534,10 +463,7 @@ fn decode_control(r: &mut Reader<'_>) -> Result<Control, DecodeError> {
                         why: "first > last or empty/unknown field mask",
                     });
                 }
-                if ranges
-                    .last()
-                    .is_some_and(|p: &RedactRange| p.last >= range.first)
-                {
+                if ranges.last().is_some_and(|p: &RedactRange| p.last >= range.first) {
                     return Err(DecodeError::NonCanonical {
                         at,
                         what: "redaction range",
@@ -570,27 +496,14 @@ fn decode_control(r: &mut Reader<'_>) -> Result<Control, DecodeError> {
             role: r.code("role", Role::from_code)?,
             token_hash: r.array("token hash")?,
         },
-        7 => Control::ClientRemove {
-            name: r.string("client name")?,
-            reason: r.string("reason")?,
-        },
-        tag => {
-            return Err(DecodeError::BadTag {
-                at,
-                what: "control kind",
-                tag,
-            })
-        }
+        7 => Control::ClientRemove { name: r.string("client name")?, reason: r.string("reason")? },
+        tag => return Err(DecodeError::BadTag { at, what: "control kind", tag }),
     })
 }
 
 impl Entry {
     /// Decodes a stored entry from its three parts.
-    pub fn decode(
-        signed_bytes: &[u8],
-        signature: Signature,
-        openings: &[u8],
-    ) -> Result<Self, DecodeError> {
+    pub fn decode(signed_bytes: &[u8], signature: Signature, openings: &[u8]) -> Result<Self, DecodeError> {
         let signed = SignedBody::decode(signed_bytes)?;
         Ok(Entry {
             signed,
@@ -640,23 +553,12 @@ impl Unsigned {
     pub fn new(signed: SignedBody, openings: Openings) -> Self {
         let bytes = signed.encode();
         let hash = entry_hash(&bytes);
-        Unsigned {
-            signed,
-            bytes,
-            hash,
-            openings,
-        }
+        Unsigned { signed, bytes, hash, openings }
     }
 
     pub fn sign(self, key: &SecretKey) -> Entry {
         let signature = key.sign(&signature_message(&self.hash));
-        Entry {
-            signed: self.signed,
-            bytes: self.bytes,
-            hash: self.hash,
-            signature,
-            openings: self.openings,
-        }
+        Entry { signed: self.signed, bytes: self.bytes, hash: self.hash, signature, openings: self.openings }
     }
 }
 
@@ -709,11 +611,7 @@ pub fn decode_attributes(b: &[u8]) -> Result<BTreeMap<String, String>, DecodeErr
         let at = r.position();
         let k = r.string("attribute key")?;
         if last.as_ref().is_some_and(|l| l.as_bytes() >= k.as_bytes()) {
-            return Err(DecodeError::NonCanonical {
-                at,
-                what: "attributes",
-                why: "keys must be strictly increasing",
-            });
+            return Err(DecodeError::NonCanonical { at, what: "attributes", why: "keys must be strictly increasing" });
         }
         last = Some(k.clone());
         out.insert(k, r.string("attribute value")?);
@@ -724,10 +622,8 @@ pub fn decode_attributes(b: &[u8]) -> Result<BTreeMap<String, String>, DecodeErr
 
 /// The value bytes of each present redactable field of a record.
 pub fn field_values(rec: &Record) -> Vec<(Field, Vec<u8>)> {
-    let mut v = vec![
-        (Field::ActorId, rec.actor.id.as_bytes().to_vec()),
-        (Field::TargetId, rec.target.id.as_bytes().to_vec()),
-    ];
+    let mut v =
+        vec![(Field::ActorId, rec.actor.id.as_bytes().to_vec()), (Field::TargetId, rec.target.id.as_bytes().to_vec())];
     match &rec.approval {
         Approval::None { note } => v.push((Field::ApprovalNone, note.as_bytes().to_vec())),
         Approval::Approved { by, reference, .. } => {
@@ -757,11 +653,7 @@ pub fn field_values(rec: &Record) -> Vec<(Field, Vec<u8>)> {
 }
 
 /// Turns a validated record into its signed form and its openings, drawing one salt per field.
-pub fn seal(
-    rec: &Record,
-    incident_prev: Option<(u64, Hash)>,
-    salts: &mut impl SaltSource,
-) -> (Change, Openings) {
+pub fn seal(rec: &Record, incident_prev: Option<(u64, Hash)>, salts: &mut impl SaltSource) -> (Change, Openings) {
     let mut commitments = BTreeMap::new();
     let mut openings = Openings::default();
     for (f, value) in field_values(rec) {
@@ -771,9 +663,7 @@ pub fn seal(
     }
     let (approval, approval_source) = match &rec.approval {
         Approval::None { .. } => (ApprovalKind::None, None),
-        Approval::Approved { source, at, .. } => {
-            (ApprovalKind::Approved { at: *at }, Some(source.clone()))
-        }
+        Approval::Approved { source, at, .. } => (ApprovalKind::Approved { at: *at }, Some(source.clone())),
     };
     let mut refs = rec.refs.clone();
     refs.sort_unstable();
@@ -839,9 +729,7 @@ impl Change {
     }
 
     pub fn evidence(&self, o: &Openings) -> Option<Shown<Vec<Evidence>>> {
-        self.commitments
-            .contains_key(&Field::Evidence)
-            .then(|| shown(o, Field::Evidence, |b| decode_evidence(b).ok()))
+        self.commitments.contains_key(&Field::Evidence).then(|| shown(o, Field::Evidence, |b| decode_evidence(b).ok()))
     }
 
     pub fn attributes(&self, o: &Openings) -> Option<Shown<BTreeMap<String, String>>> {
@@ -863,9 +751,7 @@ impl Change {
             }
         };
         let approval = match self.approval {
-            ApprovalKind::None => Approval::None {
-                note: t(Field::ApprovalNone)??,
-            },
+            ApprovalKind::None => Approval::None { note: t(Field::ApprovalNone)?? },
             ApprovalKind::Approved { at } => Approval::Approved {
                 by: t(Field::ApprovalBy)??,
                 source: self.approval_source.clone().unwrap_or_default(),
@@ -888,22 +774,12 @@ impl Change {
         Some(Record {
             incident: self.incident.clone(),
             action: self.action,
-            actor: Actor {
-                id: t(Field::ActorId)??,
-                kind: self.actor_kind,
-            },
-            target: Target {
-                id: t(Field::TargetId)??,
-                kind: self.target_kind,
-                system: self.target_system.clone(),
-            },
+            actor: Actor { id: t(Field::ActorId)??, kind: self.actor_kind },
+            target: Target { id: t(Field::TargetId)??, kind: self.target_kind, system: self.target_system.clone() },
             scope: t(Field::Scope)?,
             approval,
             reason: t(Field::Reason)??,
-            outcome: Outcome {
-                status: self.status,
-                detail: t(Field::OutcomeDetail)?,
-            },
+            outcome: Outcome { status: self.status, detail: t(Field::OutcomeDetail)? },
             occurred_at: self.occurred_at,
             expires_at: self.expires_at,
             owner: t(Field::Owner)?,
@@ -939,10 +815,7 @@ impl Change {
         let mut m = Map::new();
         m.insert("incident".into(), json!(self.incident));
         m.insert("action".into(), json!(self.action.as_str()));
-        m.insert(
-            "actor".into(),
-            json!({"id": t(Field::ActorId), "kind": self.actor_kind.as_str()}),
-        );
+        m.insert("actor".into(), json!({"id": t(Field::ActorId), "kind": self.actor_kind.as_str()}));
         m.insert(
             "target".into(),
             json!({"id": t(Field::TargetId), "kind": self.target_kind.as_str(), "system": self.target_system}),
@@ -985,20 +858,12 @@ impl Change {
         m.insert("refs".into(), json!(self.refs));
         let ev = self
             .evidence(o)
-            .map(|s| {
-                show(map_shown(s, |v| {
-                    serde_json::to_value(v).unwrap_or(Value::Null)
-                }))
-            })
+            .map(|s| show(map_shown(s, |v| serde_json::to_value(v).unwrap_or(Value::Null))))
             .unwrap_or_else(|| json!([]));
         m.insert("evidence".into(), ev);
         let at = self
             .attributes(o)
-            .map(|s| {
-                show(map_shown(s, |v| {
-                    serde_json::to_value(v).unwrap_or(Value::Null)
-                }))
-            })
+            .map(|s| show(map_shown(s, |v| serde_json::to_value(v).unwrap_or(Value::Null))))
             .unwrap_or_else(|| json!({}));
         m.insert("attributes".into(), at);
         Value::Object(m)
@@ -1027,36 +892,16 @@ impl Control {
             Control::KeyRetire { key_id, reason } => {
                 json!({"key_id": hex::encode(key_id), "reason": reason})
             }
-            Control::Redact {
-                mode,
-                ranges,
-                reason,
-                authority,
-                approved_by,
-                cutoff,
-            } => json!({
+            Control::Redact { mode, ranges, reason, authority, approved_by, cutoff } => json!({
                 "mode": mode.as_str(),
                 "ranges": ranges.iter().map(|r| json!({"first": r.first, "last": r.last, "fields": r.mask.names()})).collect::<Vec<_>>(),
                 "reason": reason, "authority": authority, "approved_by": approved_by,
                 "cutoff": cutoff.map(|c| c.to_rfc3339()),
             }),
-            Control::HoldAdd {
-                incident,
-                reason,
-                reference,
-            }
-            | Control::HoldRelease {
-                incident,
-                reason,
-                reference,
-            } => {
+            Control::HoldAdd { incident, reason, reference } | Control::HoldRelease { incident, reason, reference } => {
                 json!({"incident": incident, "reason": reason, "ref": reference})
             }
-            Control::ClientAdd {
-                name,
-                role,
-                token_hash,
-            } => {
+            Control::ClientAdd { name, role, token_hash } => {
                 json!({"name": name, "role": role.as_str(), "token_hash": hex::encode(token_hash)})
             }
             Control::ClientRemove { name, reason } => json!({"name": name, "reason": reason}),

@@ -55,10 +55,7 @@ impl Loc {
 
     fn decode(b: &[u8]) -> Result<Self, IndexError> {
         if b.len() != 60 {
-            return Err(IndexError::Corrupt(format!(
-                "location record of {} bytes",
-                b.len()
-            )));
+            return Err(IndexError::Corrupt(format!("location record of {} bytes", b.len())));
         }
         let u64at = |i: usize| u64::from_be_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
         let mut hash = [0u8; 32];
@@ -104,11 +101,7 @@ const INDEX_FORMAT: &[u8] = b"1";
 impl Index {
     /// Opens (or creates) the index at `dir`.
     pub fn open(dir: &Path) -> Result<Self, IndexError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(64 << 20)
-            .mode(sled::Mode::HighThroughput)
-            .open()?;
+        let db = sled::Config::new().path(dir).cache_capacity(64 << 20).mode(sled::Mode::HighThroughput).open()?;
         let meta = db.open_tree("meta")?;
         if let Some(f) = meta.get(META_FORMAT)? {
             if f.as_ref() != INDEX_FORMAT {
@@ -121,8 +114,7 @@ impl Index {
             Some(k) if k.len() == 32 => k.as_ref().try_into().unwrap_or([0; 32]),
             _ => {
                 let mut k = [0u8; 32];
-                getrandom::fill(&mut k)
-                    .map_err(|e| IndexError::Corrupt(format!("no random source: {e}")))?;
+                getrandom::fill(&mut k).map_err(|e| IndexError::Corrupt(format!("no random source: {e}")))?;
                 meta.insert(META_HKEY, &k)?;
                 k
             }
@@ -213,8 +205,8 @@ impl Index {
         let Some(b) = self.meta.get(META_STATE)? else {
             return Ok(None);
         };
-        let mut st: ChainState = serde_json::from_slice(&b)
-            .map_err(|e| IndexError::Corrupt(format!("state snapshot: {e}")))?;
+        let mut st: ChainState =
+            serde_json::from_slice(&b).map_err(|e| IndexError::Corrupt(format!("state snapshot: {e}")))?;
         for kv in self.ihead.iter() {
             let (k, v) = kv?;
             if v.len() != 40 {
@@ -223,17 +215,13 @@ impl Index {
             let seq = u64::from_be_bytes(v[..8].try_into().unwrap_or([0; 8]));
             let mut h = [0u8; 32];
             h.copy_from_slice(&v[8..]);
-            st.incidents
-                .insert(String::from_utf8_lossy(&k).into_owned(), (seq, h));
+            st.incidents.insert(String::from_utf8_lossy(&k).into_owned(), (seq, h));
         }
         Ok(Some(st))
     }
 
     pub fn loc(&self, seq: u64) -> Result<Option<Loc>, IndexError> {
-        self.loc
-            .get(seq.to_be_bytes())?
-            .map(|v| Loc::decode(&v))
-            .transpose()
+        self.loc.get(seq.to_be_bytes())?.map(|v| Loc::decode(&v)).transpose()
     }
 
     /// Replaces an entry's location (after a segment rewrite).
@@ -243,21 +231,13 @@ impl Index {
     }
 
     /// Seqs in a posting list, in order.
-    pub fn postings(
-        &self,
-        kind: Posting,
-        value: &[u8],
-    ) -> impl Iterator<Item = Result<u64, IndexError>> {
+    pub fn postings(&self, kind: Posting, value: &[u8]) -> impl Iterator<Item = Result<u64, IndexError>> {
         let mut prefix = [0u8; 17];
         prefix[0] = kind as u8;
         prefix[1..].copy_from_slice(&self.digest(kind, value));
         self.post.scan_prefix(prefix).map(|kv| {
             let (k, _) = kv?;
-            Ok(u64::from_be_bytes(
-                k[17..25]
-                    .try_into()
-                    .map_err(|_| IndexError::Corrupt("posting key".into()))?,
-            ))
+            Ok(u64::from_be_bytes(k[17..25].try_into().map_err(|_| IndexError::Corrupt("posting key".into()))?))
         })
     }
 
@@ -268,11 +248,7 @@ impl Index {
     }
 
     /// Seqs whose event time is within `[since, until]`, in event-time order.
-    pub fn by_time(
-        &self,
-        since: Option<i64>,
-        until: Option<i64>,
-    ) -> impl Iterator<Item = Result<u64, IndexError>> {
+    pub fn by_time(&self, since: Option<i64>, until: Option<i64>) -> impl Iterator<Item = Result<u64, IndexError>> {
         let lo = (since.unwrap_or(0).max(0) as u64).to_be_bytes();
         let hi = until.map(|u| {
             let mut k = [0xffu8; 16];
@@ -285,11 +261,7 @@ impl Index {
         };
         iter.map(|kv| {
             let (k, _) = kv?;
-            Ok(u64::from_be_bytes(
-                k[8..16]
-                    .try_into()
-                    .map_err(|_| IndexError::Corrupt("time key".into()))?,
-            ))
+            Ok(u64::from_be_bytes(k[8..16].try_into().map_err(|_| IndexError::Corrupt("time key".into()))?))
         })
     }
 
@@ -298,12 +270,11 @@ impl Index {
         indexes
             .iter()
             .map(|i| {
-                let v = self.merkle.get(i.to_be_bytes())?.ok_or_else(|| {
-                    IndexError::Corrupt(format!("stored Merkle hash {i} is missing"))
-                })?;
-                v.as_ref()
-                    .try_into()
-                    .map_err(|_| IndexError::Corrupt(format!("stored Merkle hash {i}")))
+                let v = self
+                    .merkle
+                    .get(i.to_be_bytes())?
+                    .ok_or_else(|| IndexError::Corrupt(format!("stored Merkle hash {i} is missing")))?;
+                v.as_ref().try_into().map_err(|_| IndexError::Corrupt(format!("stored Merkle hash {i}")))
             })
             .collect()
     }

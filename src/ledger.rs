@@ -22,13 +22,10 @@ use serde_json::{json, Map, Value};
 
 use crate::chain::ChainState;
 use crate::commit::{Field, Openings, RandomSalts};
-use crate::entry::{
-    seal, Body, Change, Control, Entry, Hash, Header, SignedBody, Unsigned, FORMAT_VERSION,
-};
+use crate::entry::{seal, Body, Change, Control, Entry, Hash, Header, SignedBody, Unsigned, FORMAT_VERSION};
 use crate::index::{Index, IndexEntry, IndexError, Loc, Posting};
 use crate::log::{
-    self, entry_frame, list_segments, parse_frame, Appender, LogError, ScanItem, Scanner, Tail,
-    FLAG_END_OF_BATCH,
+    self, entry_frame, list_segments, parse_frame, Appender, LogError, ScanItem, Scanner, Tail, FLAG_END_OF_BATCH,
 };
 use crate::merkle;
 use crate::record::{limits, Record, RecordError};
@@ -51,25 +48,20 @@ pub enum LedgerError {
     Record { index: usize, problem: RecordError },
     #[error("{0}")]
     Invalid(String),
-    #[error("key {key_id} is not an active signer of this ledger; an authorised key must add it first (`custody key add`)")]
+    #[error(
+        "key {key_id} is not an active signer of this ledger; an authorised key must add it first (`custody key add`)"
+    )]
     NotAuthorized { key_id: String },
     #[error("ledger {dir} is locked by another process; waited {waited:?} (raise --wait, or send appends to one `custody serve`)")]
     Locked { dir: String, waited: Duration },
     #[error("{dir} is not a custody ledger (no log/ directory); create one with `custody init`")]
     NotALedger { dir: String },
-    #[error(
-        "{dir} already exists and is not empty; `custody init` needs a new or empty directory"
-    )]
+    #[error("{dir} already exists and is not empty; `custody init` needs a new or empty directory")]
     Exists { dir: String },
     #[error("the log is damaged ({0}); run `custody verify` to locate every problem")]
     Damaged(String),
     #[error("incident {incident} is under legal hold since entry {since} (ref {reference}); {what} is refused")]
-    Held {
-        incident: String,
-        since: u64,
-        reference: String,
-        what: String,
-    },
+    Held { incident: String, since: u64, reference: String, what: String },
     #[error("no entry {seq}: the ledger has {size} entries")]
     NoSuchEntry { seq: u64, size: u64 },
     #[error("{path}: {source}")]
@@ -77,10 +69,7 @@ pub enum LedgerError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LedgerError + '_ {
-    move |source| LedgerError::Io {
-        path: path.display().to_string(),
-        source,
-    }
+    move |source| LedgerError::Io { path: path.display().to_string(), source }
 }
 
 /// What an append returns for each entry: its place in the ledger, once durable.
@@ -107,9 +96,7 @@ pub struct OpenOptions {
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions {
-            wait: Duration::from_secs(30),
-        }
+        OpenOptions { wait: Duration::from_secs(30) }
     }
 }
 
@@ -148,9 +135,7 @@ impl Filter {
     /// Whether an entry matches every criterion (values are compared with what the log holds).
     pub fn matches(&self, e: &Entry) -> bool {
         let event_time = event_time(e);
-        if self.since.is_some_and(|s| event_time < s.nanos())
-            || self.until.is_some_and(|u| event_time > u.nanos())
-        {
+        if self.since.is_some_and(|s| event_time < s.nanos()) || self.until.is_some_and(|u| event_time > u.nanos()) {
             return false;
         }
         let c = e.change();
@@ -159,10 +144,7 @@ impl Filter {
                 return false;
             }
         }
-        for (want, f) in [
-            (&self.target, Field::TargetId),
-            (&self.actor, Field::ActorId),
-        ] {
+        for (want, f) in [(&self.target, Field::TargetId), (&self.actor, Field::ActorId)] {
             if let Some(w) = want {
                 if c.is_none() || e.openings.value(f) != Some(w.as_bytes()) {
                     return false;
@@ -175,10 +157,7 @@ impl Filter {
 
 /// An entry's event time in nanoseconds: occurred_at, else the ledger time.
 pub fn event_time(e: &Entry) -> i64 {
-    e.change()
-        .and_then(|c| c.occurred_at)
-        .unwrap_or(e.header().ledger_time)
-        .nanos()
+    e.change().and_then(|c| c.occurred_at).unwrap_or(e.header().ledger_time).nanos()
 }
 
 pub(crate) struct Writer {
@@ -197,30 +176,19 @@ pub struct Ledger {
 
 fn lock(dir: &Path, wait: Duration) -> Result<File, LedgerError> {
     let path = dir.join("ledger.lock");
-    let f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io_err(&path))?;
+    let f = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_err(&path))?;
     let start = Instant::now();
     loop {
         match f.try_lock() {
             Ok(()) => return Ok(f),
             Err(fs::TryLockError::WouldBlock) => {
                 if start.elapsed() >= wait {
-                    return Err(LedgerError::Locked {
-                        dir: dir.display().to_string(),
-                        waited: wait,
-                    });
+                    return Err(LedgerError::Locked { dir: dir.display().to_string(), waited: wait });
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
             Err(fs::TryLockError::Error(e)) => {
-                return Err(LedgerError::Io {
-                    path: path.display().to_string(),
-                    source: e,
-                })
+                return Err(LedgerError::Io { path: path.display().to_string(), source: e })
             }
         }
     }
@@ -247,11 +215,7 @@ fn index_entry(e: &Entry, loc: log::FrameLoc, merkle: Vec<(u64, Hash)>) -> Index
     }
     IndexEntry {
         seq: e.seq(),
-        loc: Loc {
-            frame: loc,
-            hash: e.hash,
-            event_time: event_time(e),
-        },
+        loc: Loc { frame: loc, hash: e.hash, event_time: event_time(e) },
         postings,
         incident_head,
         merkle,
@@ -285,38 +249,25 @@ impl merkle::HashReader for MerkleReader<'_> {
             .iter()
             .map(|i| match self.overlay.get(i) {
                 Some(h) => Ok(*h),
-                None => self
-                    .index
-                    .merkle_hashes(&[*i])
-                    .map(|v| v[0])
-                    .map_err(|e| merkle::MerkleError::Storage(Box::new(e))),
+                None => {
+                    self.index.merkle_hashes(&[*i]).map(|v| v[0]).map_err(|e| merkle::MerkleError::Storage(Box::new(e)))
+                }
             })
             .collect()
     }
 }
 
 /// Computes the stored Merkle hashes that appending `entries` (seqs from `first`) adds.
-fn merkle_for(
-    index: &Index,
-    first: u64,
-    hashes: &[Hash],
-) -> Result<Vec<Vec<(u64, Hash)>>, LedgerError> {
+fn merkle_for(index: &Index, first: u64, hashes: &[Hash]) -> Result<Vec<Vec<(u64, Hash)>>, LedgerError> {
     let mut overlay = HashMap::new();
     let mut out = Vec::with_capacity(hashes.len());
     for (i, h) in hashes.iter().enumerate() {
         let n = first + i as u64;
-        let reader = MerkleReader {
-            index,
-            overlay: &overlay,
-        };
+        let reader = MerkleReader { index, overlay: &overlay };
         let new = merkle::stored_hashes_for_append(n, merkle::leaf_hash(h), &reader)
             .map_err(|e| LedgerError::Index(IndexError::Corrupt(e.to_string())))?;
         let start = merkle::stored_hash_count(n);
-        let added: Vec<(u64, Hash)> = new
-            .into_iter()
-            .enumerate()
-            .map(|(k, h)| (start + k as u64, h))
-            .collect();
+        let added: Vec<(u64, Hash)> = new.into_iter().enumerate().map(|(k, h)| (start + k as u64, h)).collect();
         for (k, h) in &added {
             overlay.insert(*k, *h);
         }
@@ -328,12 +279,9 @@ fn merkle_for(
 impl Ledger {
     /// Creates a ledger in `dir` (new or empty) whose genesis entry names it and authorises `key`.
     pub fn init(dir: &Path, key: &SecretKey, name: &str) -> Result<(Ledger, Receipt), LedgerError> {
-        crate::record::check_text("ledger name", name, limits::ID)
-            .map_err(|e| LedgerError::Invalid(e.to_string()))?;
+        crate::record::check_text("ledger name", name, limits::ID).map_err(|e| LedgerError::Invalid(e.to_string()))?;
         if dir.exists() && fs::read_dir(dir).map_err(io_err(dir))?.next().is_some() {
-            return Err(LedgerError::Exists {
-                dir: dir.display().to_string(),
-            });
+            return Err(LedgerError::Exists { dir: dir.display().to_string() });
         }
         fs::create_dir_all(dir.join("log")).map_err(io_err(dir))?;
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -342,8 +290,7 @@ impl Ledger {
         log::sync_dir(dir)?;
         let lockf = lock(dir, Duration::ZERO)?;
         let mut ledger_id = [0u8; 16];
-        getrandom::fill(&mut ledger_id)
-            .map_err(|e| LedgerError::Invalid(format!("no random source: {e}")))?;
+        getrandom::fill(&mut ledger_id).map_err(|e| LedgerError::Invalid(format!("no random source: {e}")))?;
         let mut appender = Appender::create(&dir.join("log"), ledger_id)?;
         let pk = key.public();
         let header = Header {
@@ -355,10 +302,7 @@ impl Ledger {
             key_id: pk.key_id(),
             submitter: None,
         };
-        let body = Body::Control(Control::LedgerInit {
-            name: name.to_string(),
-            public_key: pk.to_bytes(),
-        });
+        let body = Body::Control(Control::LedgerInit { name: name.to_string(), public_key: pk.to_bytes() });
         let e = Unsigned::new(SignedBody { header, body }, Openings::default()).sign(key);
         let locs = appender.append(0, &[entry_frame(FLAG_END_OF_BATCH, &e)])?;
         let index = Index::open(&dir.join("index"))?;
@@ -366,14 +310,7 @@ impl Ledger {
         let mut state = ChainState::default();
         state.apply(&e);
         let merkle = merkle_for(&index, 0, &[e.hash])?;
-        index.add(
-            &[index_entry(
-                &e,
-                locs[0],
-                merkle.into_iter().next().unwrap_or_default(),
-            )],
-            &state,
-        )?;
+        index.add(&[index_entry(&e, locs[0], merkle.into_iter().next().unwrap_or_default())], &state)?;
         let receipt = receipt(&e);
         Ok((
             Ledger {
@@ -392,9 +329,7 @@ impl Ledger {
     pub fn open(dir: &Path, opts: &OpenOptions) -> Result<(Ledger, OpenReport), LedgerError> {
         let log_dir = dir.join("log");
         if !log_dir.is_dir() {
-            return Err(LedgerError::NotALedger {
-                dir: dir.display().to_string(),
-            });
+            return Err(LedgerError::NotALedger { dir: dir.display().to_string() });
         }
         let lockf = lock(dir, opts.wait)?;
         let mut report = OpenReport::default();
@@ -414,8 +349,7 @@ impl Ledger {
             // Placeholder writer; replaced by `recover`.
             writer: Mutex::new(Writer {
                 state: ChainState::default(),
-                appender: Appender::open(&log_dir, [0; 16], 0, 0)
-                    .or_else(|_| dummy_appender(&log_dir))?,
+                appender: Appender::open(&log_dir, [0; 16], 0, 0).or_else(|_| dummy_appender(&log_dir))?,
             }),
             files: Mutex::new(HashMap::new()),
             _lock: lockf,
@@ -430,8 +364,7 @@ impl Ledger {
         let mut state = match self.index.load_state() {
             Ok(Some(s)) if s.next_seq > 0 => match self.index.loc(s.next_seq - 1)? {
                 Some(loc)
-                    if loc.hash == s.head_hash
-                        && self.read_at(loc.frame).map(|e| e.hash).ok() == Some(s.head_hash) =>
+                    if loc.hash == s.head_hash && self.read_at(loc.frame).map(|e| e.hash).ok() == Some(s.head_hash) =>
                 {
                     Some((s, loc))
                 }
@@ -453,11 +386,7 @@ impl Ledger {
         }
         let (mut st, mut scanner) = match state.take() {
             Some((s, loc)) => {
-                let from: Vec<_> = segments
-                    .iter()
-                    .filter(|(seq, _)| *seq >= loc.frame.segment)
-                    .cloned()
-                    .collect();
+                let from: Vec<_> = segments.iter().filter(|(seq, _)| *seq >= loc.frame.segment).cloned().collect();
                 let mut sc = Scanner::over(from);
                 sc.seek(loc.frame.offset + loc.frame.len as u64)?;
                 (s, sc)
@@ -470,31 +399,18 @@ impl Ledger {
             match item? {
                 ScanItem::Frame(f) => {
                     let e = Entry::decode(&f.signed, f.signature, &f.openings).map_err(|err| {
-                        LedgerError::Damaged(format!(
-                            "segment {} offset {}: {err}",
-                            f.loc.segment, f.loc.offset
-                        ))
+                        LedgerError::Damaged(format!("segment {} offset {}: {err}", f.loc.segment, f.loc.offset))
                     })?;
                     batch.push((e, f.loc));
                     if batch.len() >= 4096 {
                         caught += self.index_run(&mut st, std::mem::take(&mut batch))?;
                     }
                 }
-                ScanItem::Damage {
-                    segment,
-                    offset,
-                    problem,
-                    ..
-                } => {
-                    return Err(LedgerError::Damaged(format!(
-                        "segment {segment} offset {offset}: {problem}"
-                    )));
+                ScanItem::Damage { segment, offset, problem, .. } => {
+                    return Err(LedgerError::Damaged(format!("segment {segment} offset {offset}: {problem}")));
                 }
                 ScanItem::BadSegment { path, problem, .. } => {
-                    return Err(LedgerError::Damaged(format!(
-                        "{}: {problem}",
-                        path.display()
-                    )));
+                    return Err(LedgerError::Damaged(format!("{}: {problem}", path.display())));
                 }
             }
         }
@@ -509,33 +425,21 @@ impl Ledger {
             report.caught_up = caught;
         }
         if st.next_seq == 0 {
-            return Err(LedgerError::Damaged(
-                "the log holds no entries, not even the genesis entry".into(),
-            ));
+            return Err(LedgerError::Damaged("the log holds no entries, not even the genesis entry".into()));
         }
         let segments = list_segments(&log_dir)?;
-        let (active, path) = segments
-            .last()
-            .cloned()
-            .ok_or_else(|| LedgerError::Damaged("no segments".into()))?;
+        let (active, path) = segments.last().cloned().ok_or_else(|| LedgerError::Damaged("no segments".into()))?;
         let len = fs::metadata(&path).map_err(io_err(&path))?.len();
         let ledger_id = st.ledger_id.unwrap_or_default();
         let appender = Appender::open(&log_dir, ledger_id, active, len)?;
         self.index.save_state(&st)?;
-        *self.writer_lock() = Writer {
-            state: st,
-            appender,
-        };
+        *self.writer_lock() = Writer { state: st, appender };
         self.finish_pending_redaction()?;
         Ok(())
     }
 
     /// Applies and indexes a run of entries read back from the log.
-    fn index_run(
-        &self,
-        st: &mut ChainState,
-        run: Vec<(Entry, log::FrameLoc)>,
-    ) -> Result<u64, LedgerError> {
+    fn index_run(&self, st: &mut ChainState, run: Vec<(Entry, log::FrameLoc)>) -> Result<u64, LedgerError> {
         if run.is_empty() {
             return Ok(0);
         }
@@ -576,19 +480,11 @@ impl Ledger {
     /// The ledger's size and head hash.
     pub fn head(&self) -> Head {
         let w = self.writer_lock();
-        Head {
-            size: w.state.next_seq,
-            head_hash: hex::encode(w.state.head_hash),
-        }
+        Head { size: w.state.next_seq, head_hash: hex::encode(w.state.head_hash) }
     }
 
     /// Appends one record durably.
-    pub fn append(
-        &self,
-        key: &SecretKey,
-        record: Record,
-        submitter: Option<&str>,
-    ) -> Result<Receipt, LedgerError> {
+    pub fn append(&self, key: &SecretKey, record: Record, submitter: Option<&str>) -> Result<Receipt, LedgerError> {
         Ok(self.append_batch(key, vec![record], submitter)?.remove(0))
     }
 
@@ -610,48 +506,24 @@ impl Ledger {
             )));
         }
         if let Some(s) = submitter {
-            crate::record::check_text("submitter", s, limits::ID)
-                .map_err(|e| LedgerError::Invalid(e.to_string()))?;
+            crate::record::check_text("submitter", s, limits::ID).map_err(|e| LedgerError::Invalid(e.to_string()))?;
         }
         let mut w = self.writer_lock();
         let next = w.state.next_seq;
         records.par_iter().enumerate().try_for_each(|(i, r)| {
-            r.validate(next + i as u64)
-                .map_err(|problem| LedgerError::Record {
-                    index: i + 1,
-                    problem,
-                })
+            r.validate(next + i as u64).map_err(|problem| LedgerError::Record { index: i + 1, problem })
         })?;
-        let sealed: Vec<(Change, Openings)> = records
-            .par_iter()
-            .map(|r| seal(r, None, &mut RandomSalts))
-            .collect();
-        let bodies = sealed
-            .into_iter()
-            .map(|(c, o)| (Body::Change(c), o))
-            .collect();
+        let sealed: Vec<(Change, Openings)> = records.par_iter().map(|r| seal(r, None, &mut RandomSalts)).collect();
+        let bodies = sealed.into_iter().map(|(c, o)| (Body::Change(c), o)).collect();
         self.write(&mut w, key, bodies, submitter)
     }
 
     /// Appends one control statement (key, redaction, hold, client) after checking it against the
     /// chain rules.
-    pub fn append_control(
-        &self,
-        key: &SecretKey,
-        control: Control,
-    ) -> Result<Receipt, LedgerError> {
+    pub fn append_control(&self, key: &SecretKey, control: Control) -> Result<Receipt, LedgerError> {
         let mut w = self.writer_lock();
-        w.state
-            .check_control(w.state.next_seq, &control)
-            .map_err(LedgerError::Invalid)?;
-        Ok(self
-            .write(
-                &mut w,
-                key,
-                vec![(Body::Control(control), Openings::default())],
-                None,
-            )?
-            .remove(0))
+        w.state.check_control(w.state.next_seq, &control).map_err(LedgerError::Invalid)?;
+        Ok(self.write(&mut w, key, vec![(Body::Control(control), Openings::default())], None)?.remove(0))
     }
 
     /// Runs `f` with the writer held, so that a check and the append that depends on it are atomic
@@ -669,9 +541,7 @@ impl Ledger {
     ) -> Result<Vec<Receipt>, LedgerError> {
         let kid = key.public().key_id();
         if w.state.active_key(&kid).is_none() {
-            return Err(LedgerError::NotAuthorized {
-                key_id: hex::encode(kid),
-            });
+            return Err(LedgerError::NotAuthorized { key_id: hex::encode(kid) });
         }
         let next = w.state.next_seq;
         let now = Timestamp::now();
@@ -682,10 +552,7 @@ impl Ledger {
         for (i, (mut body, openings)) in bodies.into_iter().enumerate() {
             let seq = next + i as u64;
             if let Body::Change(c) = &mut body {
-                c.incident_prev = overlay
-                    .get(&c.incident)
-                    .or_else(|| w.state.incidents.get(&c.incident))
-                    .copied();
+                c.incident_prev = overlay.get(&c.incident).or_else(|| w.state.incidents.get(&c.incident)).copied();
             }
             let header = Header {
                 version: FORMAT_VERSION,
@@ -725,12 +592,8 @@ impl Ledger {
             w.state.apply(e);
         }
         if let Ok(merkle) = merkle {
-            let idx: Vec<IndexEntry> = entries
-                .iter()
-                .zip(locs)
-                .zip(merkle)
-                .map(|((e, l), m)| index_entry(e, l, m))
-                .collect();
+            let idx: Vec<IndexEntry> =
+                entries.iter().zip(locs).zip(merkle).map(|((e, l), m)| index_entry(e, l, m)).collect();
             let _ = self.index.add(&idx, &w.state);
         }
         Ok(entries.iter().map(receipt).collect())
@@ -755,39 +618,21 @@ impl Ledger {
     pub(crate) fn read_at(&self, loc: log::FrameLoc) -> Result<Entry, LedgerError> {
         let f = self.file(loc.segment)?;
         let mut buf = vec![0u8; loc.len as usize];
-        f.read_exact_at(&mut buf, loc.offset).map_err(|e| {
-            LedgerError::Damaged(format!(
-                "segment {} offset {}: {e}",
-                loc.segment, loc.offset
-            ))
-        })?;
-        let (_, signed, sig, openings, _) = parse_frame(&buf).map_err(|p| {
-            LedgerError::Damaged(format!(
-                "segment {} offset {}: {p}",
-                loc.segment, loc.offset
-            ))
-        })?;
-        Entry::decode(&signed, sig, &openings).map_err(|e| {
-            LedgerError::Damaged(format!(
-                "segment {} offset {}: {e}",
-                loc.segment, loc.offset
-            ))
-        })
+        f.read_exact_at(&mut buf, loc.offset)
+            .map_err(|e| LedgerError::Damaged(format!("segment {} offset {}: {e}", loc.segment, loc.offset)))?;
+        let (_, signed, sig, openings, _) = parse_frame(&buf)
+            .map_err(|p| LedgerError::Damaged(format!("segment {} offset {}: {p}", loc.segment, loc.offset)))?;
+        Entry::decode(&signed, sig, &openings)
+            .map_err(|e| LedgerError::Damaged(format!("segment {} offset {}: {e}", loc.segment, loc.offset)))
     }
 
     /// The entry with this seq, read from the log.
     pub fn get(&self, seq: u64) -> Result<Entry, LedgerError> {
         let size = self.head().size;
-        let loc = self
-            .index
-            .loc(seq)?
-            .filter(|_| seq < size)
-            .ok_or(LedgerError::NoSuchEntry { seq, size })?;
+        let loc = self.index.loc(seq)?.filter(|_| seq < size).ok_or(LedgerError::NoSuchEntry { seq, size })?;
         let e = self.read_at(loc.frame)?;
         if e.seq() != seq || e.hash != loc.hash {
-            return Err(LedgerError::Index(IndexError::Corrupt(format!(
-                "entry {seq} is not where the index says"
-            ))));
+            return Err(LedgerError::Index(IndexError::Corrupt(format!("entry {seq} is not where the index says"))));
         }
         Ok(e)
     }
@@ -806,22 +651,14 @@ impl Ledger {
     pub fn select(&self, f: &Filter) -> Result<Vec<u64>, LedgerError> {
         let size = self.head().size;
         let candidates: Vec<u64> = if let Some(i) = &f.incident {
-            self.index
-                .postings(Posting::Incident, i.as_bytes())
-                .collect::<Result<_, _>>()?
+            self.index.postings(Posting::Incident, i.as_bytes()).collect::<Result<_, _>>()?
         } else if let Some(t) = &f.target {
-            self.index
-                .postings(Posting::Target, t.as_bytes())
-                .collect::<Result<_, _>>()?
+            self.index.postings(Posting::Target, t.as_bytes()).collect::<Result<_, _>>()?
         } else if let Some(a) = &f.actor {
-            self.index
-                .postings(Posting::Actor, a.as_bytes())
-                .collect::<Result<_, _>>()?
+            self.index.postings(Posting::Actor, a.as_bytes()).collect::<Result<_, _>>()?
         } else if f.since.is_some() || f.until.is_some() {
-            let mut v: Vec<u64> = self
-                .index
-                .by_time(f.since.map(|t| t.nanos()), f.until.map(|t| t.nanos()))
-                .collect::<Result<_, _>>()?;
+            let mut v: Vec<u64> =
+                self.index.by_time(f.since.map(|t| t.nanos()), f.until.map(|t| t.nanos())).collect::<Result<_, _>>()?;
             v.sort_unstable();
             v
         } else {
@@ -847,12 +684,7 @@ impl Ledger {
 
     /// Whether any entry already carries this evidence key (`system:id` or `system:digest`).
     pub fn has_evidence(&self, key: &str) -> Result<bool, LedgerError> {
-        Ok(self
-            .index
-            .postings(Posting::Evidence, key.as_bytes())
-            .next()
-            .transpose()?
-            .is_some())
+        Ok(self.index.postings(Posting::Evidence, key.as_bytes()).next().transpose()?.is_some())
     }
 
     /// Rebuilds `index/` from `log/`.
@@ -871,21 +703,11 @@ impl Ledger {
                         self.index_run(&mut st, std::mem::take(&mut batch))?;
                     }
                 }
-                ScanItem::Damage {
-                    segment,
-                    offset,
-                    problem,
-                    ..
-                } => {
-                    return Err(LedgerError::Damaged(format!(
-                        "segment {segment} offset {offset}: {problem}"
-                    )))
+                ScanItem::Damage { segment, offset, problem, .. } => {
+                    return Err(LedgerError::Damaged(format!("segment {segment} offset {offset}: {problem}")))
                 }
                 ScanItem::BadSegment { path, problem, .. } => {
-                    return Err(LedgerError::Damaged(format!(
-                        "{}: {problem}",
-                        path.display()
-                    )))
+                    return Err(LedgerError::Damaged(format!("{}: {problem}", path.display())))
                 }
             }
         }
@@ -901,13 +723,7 @@ impl Ledger {
     pub fn describe_redaction(&self, seq: u64) -> Map<String, Value> {
         let mut m = Map::new();
         if let Ok(e) = self.get(seq) {
-            if let Some(Control::Redact {
-                reason,
-                authority,
-                mode,
-                ..
-            }) = e.control()
-            {
+            if let Some(Control::Redact { reason, authority, mode, .. }) = e.control() {
                 m.insert("reason".into(), json!(reason));
                 m.insert("authority".into(), json!(authority));
                 m.insert("mode".into(), json!(mode.as_str()));
@@ -943,28 +759,20 @@ struct IndexHashes<'a>(&'a Index);
 
 impl merkle::HashReader for IndexHashes<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, merkle::MerkleError> {
-        self.0
-            .merkle_hashes(indexes)
-            .map_err(|e| merkle::MerkleError::Storage(Box::new(e)))
+        self.0.merkle_hashes(indexes).map_err(|e| merkle::MerkleError::Storage(Box::new(e)))
     }
 }
 
 fn dummy_appender(log_dir: &Path) -> Result<Appender, LedgerError> {
     // Only used as a placeholder before recovery picks the real active segment.
     let segments = list_segments(log_dir)?;
-    let (seq, _) = segments
-        .first()
-        .cloned()
-        .ok_or_else(|| LedgerError::Damaged("log/ holds no segment files".into()))?;
+    let (seq, _) =
+        segments.first().cloned().ok_or_else(|| LedgerError::Damaged("log/ holds no segment files".into()))?;
     Ok(Appender::open(log_dir, [0; 16], seq, 0)?)
 }
 
 fn receipt(e: &Entry) -> Receipt {
-    Receipt {
-        seq: e.seq(),
-        entry_hash: hex::encode(e.hash),
-        ledger_time: e.header().ledger_time.to_rfc3339(),
-    }
+    Receipt { seq: e.seq(), entry_hash: hex::encode(e.hash), ledger_time: e.header().ledger_time.to_rfc3339() }
 }
 
 /// The JSON view of an entry: header facts, then `record` (with redactions described by `describe`)
@@ -985,10 +793,7 @@ pub fn entry_json(e: &Entry, describe: &dyn Fn(u64) -> Map<String, Value>) -> Va
     match &e.signed.body {
         Body::Change(c) => {
             if let Some((s, hh)) = c.incident_prev {
-                m.insert(
-                    "incident_prev".into(),
-                    json!({"seq": s, "entry_hash": hex::encode(hh)}),
-                );
+                m.insert("incident_prev".into(), json!({"seq": s, "entry_hash": hex::encode(hh)}));
             }
             m.insert("record".into(), c.to_json(&e.openings, describe));
         }

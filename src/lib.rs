@@ -12,6 +12,7 @@
 
 pub mod canonical;
 pub mod chain;
+pub mod checkpoint;
 pub mod commit;
 pub mod entry;
 mod enums;
@@ -19,6 +20,7 @@ pub mod index;
 pub mod ledger;
 pub mod log;
 pub mod merkle;
+pub mod note;
 pub mod record;
 pub mod redact;
 pub mod secrets;

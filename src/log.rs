@@ -42,10 +42,7 @@ pub enum LogError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LogError + '_ {
-    move |source| LogError::Io {
-        path: path.display().to_string(),
-        source,
-    }
+    move |source| LogError::Io { path: path.display().to_string(), source }
 }
 
 /// Where a frame sits: which segment (named by its first seq) and the byte offset of its magic.
@@ -171,10 +168,7 @@ impl SegmentHeader {
 
     pub fn decode(b: &[u8]) -> Result<Self, String> {
         if b.len() < SEGMENT_HEADER_LEN as usize {
-            return Err(format!(
-                "header is {} bytes; it must be {SEGMENT_HEADER_LEN}",
-                b.len()
-            ));
+            return Err(format!("header is {} bytes; it must be {SEGMENT_HEADER_LEN}", b.len()));
         }
         if &b[..8] != SEGMENT_MAGIC {
             return Err("does not start with `CSTDYLOG`".into());
@@ -185,17 +179,12 @@ impl SegmentHeader {
         }
         let version = u32::from_be_bytes([b[8], b[9], b[10], b[11]]);
         if version != SEGMENT_VERSION {
-            return Err(format!(
-                "segment version {version} is not supported (this custody reads {SEGMENT_VERSION})"
-            ));
+            return Err(format!("segment version {version} is not supported (this custody reads {SEGMENT_VERSION})"));
         }
         let mut ledger_id = [0u8; 16];
         ledger_id.copy_from_slice(&b[12..28]);
         let first_seq = u64::from_be_bytes(b[28..36].try_into().unwrap_or([0; 8]));
-        Ok(SegmentHeader {
-            ledger_id,
-            first_seq,
-        })
+        Ok(SegmentHeader { ledger_id, first_seq })
     }
 }
 
@@ -225,9 +214,7 @@ pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LogError> {
 
 /// Syncs a directory so that creates and renames in it are durable.
 pub fn sync_dir(dir: &Path) -> Result<(), LogError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
 }
 
 /// What the scanner found at one place in the log.
@@ -335,26 +322,13 @@ impl Scanner {
                 Ok(h) => self.ready.push_back(ScanItem::BadSegment {
                     segment: seg,
                     path,
-                    problem: format!(
-                        "header says first seq {} but the file name says {seg}",
-                        h.first_seq
-                    ),
+                    problem: format!("header says first seq {} but the file name says {seg}", h.first_seq),
                 }),
                 Err(problem) if self.is_last_segment() && len < SEGMENT_HEADER_LEN => {
-                    self.tail = Tail::Torn {
-                        segment: seg,
-                        path,
-                        offset: 0,
-                        bytes: len,
-                        incomplete_batch_frames: 0,
-                        problem,
-                    };
+                    self.tail =
+                        Tail::Torn { segment: seg, path, offset: 0, bytes: len, incomplete_batch_frames: 0, problem };
                 }
-                Err(problem) => self.ready.push_back(ScanItem::BadSegment {
-                    segment: seg,
-                    path,
-                    problem,
-                }),
+                Err(problem) => self.ready.push_back(ScanItem::BadSegment { segment: seg, path, problem }),
             }
             if !self.ready.is_empty() {
                 return Ok(false);
@@ -400,11 +374,7 @@ impl Scanner {
                     Ok((flags, signed, signature, openings, total)) => {
                         *pos += total as u64;
                         let frame = RawFrame {
-                            loc: FrameLoc {
-                                segment: seg,
-                                offset,
-                                len: total as u32,
-                            },
+                            loc: FrameLoc { segment: seg, offset, len: total as u32 },
                             flags,
                             signed,
                             signature,
@@ -412,8 +382,7 @@ impl Scanner {
                         };
                         self.pending.push(frame);
                         if flags & FLAG_END_OF_BATCH != 0 {
-                            self.ready
-                                .extend(self.pending.drain(..).map(ScanItem::Frame));
+                            self.ready.extend(self.pending.drain(..).map(ScanItem::Frame));
                         }
                         return Ok(());
                     }
@@ -442,8 +411,7 @@ impl Scanner {
             self.done = true;
         } else {
             // Report it and continue at the next valid frame (or the end of this segment).
-            self.ready
-                .extend(self.pending.drain(..).map(ScanItem::Frame));
+            self.ready.extend(self.pending.drain(..).map(ScanItem::Frame));
             self.ready.push_back(ScanItem::Damage {
                 segment: seg,
                 path: path.clone(),
@@ -462,17 +430,9 @@ impl Scanner {
     fn finish(&mut self) {
         if !self.pending.is_empty() && !self.done {
             let first = &self.pending[0];
-            let path = self
-                .segments
-                .iter()
-                .find(|(s, _)| *s == first.loc.segment)
-                .map(|(_, p)| p.clone())
-                .unwrap_or_default();
-            let last = self
-                .pending
-                .last()
-                .map(|f| f.loc.offset + f.loc.len as u64)
-                .unwrap_or(0);
+            let path =
+                self.segments.iter().find(|(s, _)| *s == first.loc.segment).map(|(_, p)| p.clone()).unwrap_or_default();
+            let last = self.pending.last().map(|f| f.loc.offset + f.loc.len as u64).unwrap_or(0);
             self.tail = Tail::Torn {
                 segment: first.loc.segment,
                 path,
@@ -511,9 +471,7 @@ fn read_rest(path: &Path, from: u64, len: u64) -> Result<Vec<u8>, LogError> {
     let mut f = File::open(path).map_err(io_err(path))?;
     f.seek(SeekFrom::Start(from)).map_err(io_err(path))?;
     let mut buf = Vec::with_capacity(len.saturating_sub(from) as usize);
-    f.take(len.saturating_sub(from))
-        .read_to_end(&mut buf)
-        .map_err(io_err(path))?;
+    f.take(len.saturating_sub(from)).read_to_end(&mut buf).map_err(io_err(path))?;
     Ok(buf)
 }
 
@@ -551,20 +509,8 @@ impl Appender {
     /// Creates the first segment of a new log (the directory must exist and be empty of segments).
     pub fn create(dir: &Path, ledger_id: LedgerId) -> Result<Self, LogError> {
         let path = dir.join(segment_name(0));
-        let mut f = OpenOptions::new()
-            .create_new(true)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        f.write_all(
-            &SegmentHeader {
-                ledger_id,
-                first_seq: 0,
-            }
-            .encode(),
-        )
-        .map_err(io_err(&path))?;
+        let mut f = OpenOptions::new().create_new(true).read(true).write(true).open(&path).map_err(io_err(&path))?;
+        f.write_all(&SegmentHeader { ledger_id, first_seq: 0 }.encode()).map_err(io_err(&path))?;
         f.sync_all().map_err(io_err(&path))?;
         sync_dir(dir)?;
         Ok(Appender {
@@ -578,26 +524,10 @@ impl Appender {
     }
 
     /// Opens the last segment for appending at `len` (the end of its last valid frame).
-    pub fn open(
-        dir: &Path,
-        ledger_id: LedgerId,
-        active_seq: u64,
-        len: u64,
-    ) -> Result<Self, LogError> {
+    pub fn open(dir: &Path, ledger_id: LedgerId, active_seq: u64, len: u64) -> Result<Self, LogError> {
         let path = dir.join(segment_name(active_seq));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        Ok(Appender {
-            dir: dir.to_path_buf(),
-            ledger_id,
-            active_seq,
-            active_path: path,
-            file,
-            len,
-        })
+        let file = OpenOptions::new().read(true).write(true).open(&path).map_err(io_err(&path))?;
+        Ok(Appender { dir: dir.to_path_buf(), ledger_id, active_seq, active_path: path, file, len })
     }
 
     /// The active segment and the offset the next frame will get.
@@ -609,11 +539,7 @@ impl Appender {
     /// before returning their locations. `first_seq` is the seq of the first frame, used to name a
     /// new segment when the active one is full. On any error the segment is cut back to where it was,
     /// so a failed append leaves nothing behind.
-    pub fn append(
-        &mut self,
-        first_seq: u64,
-        frames: &[Vec<u8>],
-    ) -> Result<Vec<FrameLoc>, LogError> {
+    pub fn append(&mut self, first_seq: u64, frames: &[Vec<u8>]) -> Result<Vec<FrameLoc>, LogError> {
         if self.len >= SEGMENT_TARGET_BYTES && self.len > SEGMENT_HEADER_LEN {
             self.rotate(first_seq)?;
         }
@@ -621,11 +547,7 @@ impl Appender {
         let mut buf = Vec::with_capacity(frames.iter().map(Vec::len).sum());
         let mut locs = Vec::with_capacity(frames.len());
         for f in frames {
-            locs.push(FrameLoc {
-                segment: self.active_seq,
-                offset: start + buf.len() as u64,
-                len: f.len() as u32,
-            });
+            locs.push(FrameLoc { segment: self.active_seq, offset: start + buf.len() as u64, len: f.len() as u32 });
             buf.extend_from_slice(f);
         }
         let res = self
@@ -636,10 +558,7 @@ impl Appender {
         if let Err(e) = res {
             // Cut back: the batch was never acknowledged and must not half-exist.
             let _ = self.file.set_len(start).and_then(|_| self.file.sync_data());
-            return Err(LogError::Io {
-                path: self.active_path.display().to_string(),
-                source: e,
-            });
+            return Err(LogError::Io { path: self.active_path.display().to_string(), source: e });
         }
         self.len = start + buf.len() as u64;
         Ok(locs)
@@ -647,20 +566,8 @@ impl Appender {
 
     fn rotate(&mut self, first_seq: u64) -> Result<(), LogError> {
         let path = self.dir.join(segment_name(first_seq));
-        let mut f = OpenOptions::new()
-            .create_new(true)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        f.write_all(
-            &SegmentHeader {
-                ledger_id: self.ledger_id,
-                first_seq,
-            }
-            .encode(),
-        )
-        .map_err(io_err(&path))?;
+        let mut f = OpenOptions::new().create_new(true).read(true).write(true).open(&path).map_err(io_err(&path))?;
+        f.write_all(&SegmentHeader { ledger_id: self.ledger_id, first_seq }.encode()).map_err(io_err(&path))?;
         f.sync_all().map_err(io_err(&path))?;
         sync_dir(&self.dir)?;
         self.file = f;
@@ -672,11 +579,8 @@ impl Appender {
 
     /// Re-opens the active segment after it was replaced by [`rewrite_segment`].
     pub fn reopen(&mut self) -> Result<(), LogError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&self.active_path)
-            .map_err(io_err(&self.active_path))?;
+        let file =
+            OpenOptions::new().read(true).write(true).open(&self.active_path).map_err(io_err(&self.active_path))?;
         self.len = file.metadata().map_err(io_err(&self.active_path))?.len();
         self.file = file;
         Ok(())
@@ -685,33 +589,18 @@ impl Appender {
 
 /// Moves a torn tail aside into `quarantine_dir` (durably), then cuts the segment back to `offset`.
 /// Returns the quarantine file's path. Torn bytes were never acknowledged; they are kept, not deleted.
-pub fn quarantine_tail(
-    segment_path: &Path,
-    offset: u64,
-    quarantine_dir: &Path,
-) -> Result<PathBuf, LogError> {
+pub fn quarantine_tail(segment_path: &Path, offset: u64, quarantine_dir: &Path) -> Result<PathBuf, LogError> {
     fs::create_dir_all(quarantine_dir).map_err(io_err(quarantine_dir))?;
-    let len = fs::metadata(segment_path)
-        .map_err(io_err(segment_path))?
-        .len();
+    let len = fs::metadata(segment_path).map_err(io_err(segment_path))?.len();
     let bytes = read_rest(segment_path, offset, len)?;
     let name = format!(
         "{}-at-{offset}-{}.torn",
-        segment_path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        segment_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         crate::time::Timestamp::now().nanos()
     );
     let qpath = quarantine_dir.join(name);
-    let mut q = OpenOptions::new()
-        .create_new(true)
-        .write(true)
-        .open(&qpath)
-        .map_err(io_err(&qpath))?;
-    q.write_all(&bytes)
-        .and_then(|_| q.sync_all())
-        .map_err(io_err(&qpath))?;
+    let mut q = OpenOptions::new().create_new(true).write(true).open(&qpath).map_err(io_err(&qpath))?;
+    q.write_all(&bytes).and_then(|_| q.sync_all()).map_err(io_err(&qpath))?;
     sync_dir(quarantine_dir)?;
     if offset == 0 {
         // The segment header itself was torn: the whole file was never part of the ledger.
@@ -720,13 +609,8 @@ pub fn quarantine_tail(
             sync_dir(parent)?;
         }
     } else {
-        let f = OpenOptions::new()
-            .write(true)
-            .open(segment_path)
-            .map_err(io_err(segment_path))?;
-        f.set_len(offset)
-            .and_then(|_| f.sync_all())
-            .map_err(io_err(segment_path))?;
+        let f = OpenOptions::new().write(true).open(segment_path).map_err(io_err(segment_path))?;
+        f.set_len(offset).and_then(|_| f.sync_all()).map_err(io_err(segment_path))?;
     }
     Ok(qpath)
 }
@@ -740,25 +624,14 @@ pub fn rewrite_segment(
     edit: &mut dyn FnMut(&RawFrame) -> Option<Vec<u8>>,
 ) -> Result<Vec<(RawFrame, FrameLoc)>, LogError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let seg = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| LogError::Segment {
-            path: path.display().to_string(),
-            problem: "not a segment file name".into(),
-        })?;
+    let seg = path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| {
+        LogError::Segment { path: path.display().to_string(), problem: "not a segment file name".into() }
+    })?;
     let tmp = path.with_extension("seg.rewrite");
     let _ = fs::remove_file(&tmp);
-    let mut out = OpenOptions::new()
-        .create_new(true)
-        .write(true)
-        .open(&tmp)
-        .map_err(io_err(&tmp))?;
+    let mut out = OpenOptions::new().create_new(true).write(true).open(&tmp).map_err(io_err(&tmp))?;
     let mut header = vec![0u8; SEGMENT_HEADER_LEN as usize];
-    File::open(path)
-        .and_then(|mut f| f.read_exact(&mut header))
-        .map_err(io_err(path))?;
+    File::open(path).and_then(|mut f| f.read_exact(&mut header)).map_err(io_err(path))?;
     out.write_all(&header).map_err(io_err(&tmp))?;
     let mut pos = SEGMENT_HEADER_LEN;
     let mut moved = Vec::new();
@@ -768,11 +641,7 @@ pub fn rewrite_segment(
                 let openings = edit(&f).unwrap_or_else(|| f.openings.clone());
                 let bytes = encode_frame(f.flags, &f.signed, &f.signature, &openings);
                 out.write_all(&bytes).map_err(io_err(&tmp))?;
-                let loc = FrameLoc {
-                    segment: seg,
-                    offset: pos,
-                    len: bytes.len() as u32,
-                };
+                let loc = FrameLoc { segment: seg, offset: pos, len: bytes.len() as u32 };
                 pos += bytes.len() as u64;
                 moved.push((RawFrame { openings, ..f }, loc));
             }
@@ -780,9 +649,7 @@ pub fn rewrite_segment(
                 let _ = fs::remove_file(&tmp);
                 return Err(LogError::Segment {
                     path: path.display().to_string(),
-                    problem: format!(
-                        "cannot rewrite a damaged segment ({other:?}); run `custody verify` first"
-                    ),
+                    problem: format!("cannot rewrite a damaged segment ({other:?}); run `custody verify` first"),
                 });
             }
         }
@@ -813,8 +680,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let mut a = Appender::create(d.path(), [1; 16]).unwrap();
         a.append(0, &[frame(1, FLAG_END_OF_BATCH)]).unwrap();
-        a.append(1, &[frame(2, 0), frame(3, FLAG_END_OF_BATCH)])
-            .unwrap();
+        a.append(1, &[frame(2, 0), frame(3, FLAG_END_OF_BATCH)]).unwrap();
         let (items, tail) = scan(d.path());
         assert_eq!(items.len(), 3);
         assert_eq!(tail, Tail::Clean);
@@ -823,13 +689,7 @@ mod tests {
         a.append(3, &[frame(4, 0)]).unwrap();
         let (items, tail) = scan(d.path());
         assert_eq!(items.len(), 3);
-        assert!(matches!(
-            tail,
-            Tail::Torn {
-                incomplete_batch_frames: 1,
-                ..
-            }
-        ));
+        assert!(matches!(tail, Tail::Torn { incomplete_batch_frames: 1, .. }));
 
         // A torn last frame is the tail; damage followed by a valid frame is not.
         let p = d.path().join(segment_name(0));
@@ -857,32 +717,19 @@ mod tests {
         let (items, tail) = scan(d.path());
         assert_eq!(tail, Tail::Clean);
         assert!(matches!(items[0], ScanItem::Damage { .. }), "{items:?}");
-        assert_eq!(
-            items
-                .iter()
-                .filter(|i| matches!(i, ScanItem::Frame(_)))
-                .count(),
-            2
-        );
+        assert_eq!(items.iter().filter(|i| matches!(i, ScanItem::Frame(_))).count(), 2);
     }
 
     #[test]
     fn rewrite_keeps_signed_bytes() {
         let d = tempfile::tempdir().unwrap();
         let mut a = Appender::create(d.path(), [1; 16]).unwrap();
-        a.append(
-            0,
-            &[frame(1, FLAG_END_OF_BATCH), frame(2, FLAG_END_OF_BATCH)],
-        )
-        .unwrap();
+        a.append(0, &[frame(1, FLAG_END_OF_BATCH), frame(2, FLAG_END_OF_BATCH)]).unwrap();
         let p = d.path().join(segment_name(0));
-        let moved =
-            rewrite_segment(&p, &mut |f| (f.signed[0] == 2).then(|| vec![0, 0, 0])).unwrap();
+        let moved = rewrite_segment(&p, &mut |f| (f.signed[0] == 2).then(|| vec![0, 0, 0])).unwrap();
         assert_eq!(moved.len(), 2);
         let (items, _) = scan(d.path());
-        let ScanItem::Frame(f) = &items[1] else {
-            panic!()
-        };
+        let ScanItem::Frame(f) = &items[1] else { panic!() };
         assert_eq!(f.signed, vec![2; 10]);
         assert_eq!(f.openings, vec![0, 0, 0]);
     }

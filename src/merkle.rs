@@ -25,8 +25,8 @@ pub type Hash = [u8; 32];
 
 /// Root of the empty tree, `MTH({}) = SHA-256()` (RFC 9162 §2.1.1).
 pub const EMPTY_TREE_HASH: Hash = [
-    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
-    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41,
+    0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
 ];
 
 /// Largest tree size (in leaves) the storage functions accept: 2^62.
@@ -127,7 +127,7 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
 /// Requires `n >= 2`.
 fn split(n: u64) -> u64 {
     debug_assert!(n >= 2);
-    1 << (63 - (n - 1).leading_zeros())
+    1 << (n - 1).ilog2()
 }
 
 /// Storage position of the hash of the complete subtree at `level` (0 for
@@ -158,10 +158,7 @@ pub fn stored_hash_index(level: u32, n: u64) -> u64 {
 ///
 /// If `n` exceeds [`MAX_TREE_SIZE`].
 pub fn stored_hash_count(n: u64) -> u64 {
-    assert!(
-        n <= MAX_TREE_SIZE,
-        "tree size {n} exceeds the maximum tree size"
-    );
+    assert!(n <= MAX_TREE_SIZE, "tree size {n} exceeds the maximum tree size");
     2 * n - u64::from(n.count_ones())
 }
 
@@ -176,10 +173,7 @@ fn check_size(size: u64) -> Result<(), MerkleError> {
 fn read_exact(r: &(impl HashReader + ?Sized), indexes: &[u64]) -> Result<Vec<Hash>, MerkleError> {
     let hashes = r.read_hashes(indexes)?;
     if hashes.len() != indexes.len() {
-        return Err(MerkleError::ShortRead {
-            requested: indexes.len(),
-            returned: hashes.len(),
-        });
+        return Err(MerkleError::ShortRead { requested: indexes.len(), returned: hashes.len() });
     }
     Ok(hashes)
 }
@@ -201,15 +195,8 @@ pub fn stored_hashes_for_append(
     // leaf n completes its parent subtree at each such level.
     let closed = n.trailing_ones();
     // Highest level first, which is increasing storage order.
-    let indexes: Vec<u64> = (0..closed)
-        .rev()
-        .map(|level| stored_hash_index(level, (n >> level) - 1))
-        .collect();
-    let siblings = if indexes.is_empty() {
-        Vec::new()
-    } else {
-        read_exact(r, &indexes)?
-    };
+    let indexes: Vec<u64> = (0..closed).rev().map(|level| stored_hash_index(level, (n >> level) - 1)).collect();
+    let siblings = if indexes.is_empty() { Vec::new() } else { read_exact(r, &indexes)? };
     let mut out = Vec::with_capacity(1 + siblings.len());
     let mut h = leaf_hash;
     out.push(h);
@@ -225,7 +212,7 @@ pub fn stored_hashes_for_append(
 /// them, which holds for every range produced by the RFC 6962 §2.1 split.
 fn push_subtree_indexes(mut lo: u64, hi: u64, out: &mut Vec<u64>) {
     while lo < hi {
-        let level = 63 - (hi - lo).leading_zeros(); // largest 2^level <= hi - lo
+        let level = (hi - lo).ilog2(); // largest 2^level <= hi - lo
         debug_assert_eq!(lo & ((1 << level) - 1), 0, "unaligned subtree range");
         out.push(stored_hash_index(level, lo >> level));
         lo += 1 << level;
@@ -236,16 +223,11 @@ fn push_subtree_indexes(mut lo: u64, hi: u64, out: &mut Vec<u64>) {
 /// by RFC 6962 §2.1 the tree is `node(first, MTH(rest))`, so fold from the right.
 fn fold_subtrees(pieces: &[Hash]) -> Hash {
     let (last, rest) = pieces.split_last().expect("a subtree range is never empty");
-    rest.iter()
-        .rev()
-        .fold(*last, |acc, left| node_hash(left, &acc))
+    rest.iter().rev().fold(*last, |acc, left| node_hash(left, &acc))
 }
 
 /// Hashes of the subtrees `[lo, hi)` in `ranges`, read in one call.
-fn read_subtree_hashes(
-    ranges: &[(u64, u64)],
-    r: &(impl HashReader + ?Sized),
-) -> Result<Vec<Hash>, MerkleError> {
+fn read_subtree_hashes(ranges: &[(u64, u64)], r: &(impl HashReader + ?Sized)) -> Result<Vec<Hash>, MerkleError> {
     let mut indexes = Vec::new();
     let mut counts = Vec::with_capacity(ranges.len());
     for &(lo, hi) in ranges {
@@ -298,11 +280,7 @@ fn inclusion_ranges(index: u64, lo: u64, hi: u64, out: &mut Vec<(u64, u64)>) {
 
 /// Inclusion proof (audit path) for leaf `index` in the tree of `size` leaves,
 /// per RFC 9162 §2.1.3.1; at most log2(size) hashes, ordered leaf to root.
-pub fn prove_inclusion(
-    index: u64,
-    size: u64,
-    r: &(impl HashReader + ?Sized),
-) -> Result<Vec<Hash>, MerkleError> {
+pub fn prove_inclusion(index: u64, size: u64, r: &(impl HashReader + ?Sized)) -> Result<Vec<Hash>, MerkleError> {
     check_size(size)?;
     if index >= size {
         return Err(MerkleError::IndexOutOfRange { index, size });
@@ -337,11 +315,7 @@ pub fn verify_inclusion(
     for p in proof {
         // 4a: if sn is 0, stop and fail.
         if snode == 0 {
-            return Err(MerkleError::InclusionProofTooLong {
-                index,
-                size,
-                len: proof.len(),
-            });
+            return Err(MerkleError::InclusionProofTooLong { index, size, len: proof.len() });
         }
         if fnode & 1 == 1 || fnode == snode {
             // 4b: r = HASH(0x01 || p || r)
@@ -361,11 +335,7 @@ pub fn verify_inclusion(
     }
     // Step 5: sn must be 0 and r must equal the root.
     if snode != 0 {
-        return Err(MerkleError::InclusionProofTooShort {
-            index,
-            size,
-            len: proof.len(),
-        });
+        return Err(MerkleError::InclusionProofTooShort { index, size, len: proof.len() });
     }
     if r != *root {
         return Err(MerkleError::InclusionRootMismatch { index, size });
@@ -403,11 +373,7 @@ fn consistency_ranges(old: u64, lo: u64, hi: u64, known: bool, out: &mut Vec<(u6
 /// `SUBPROOF(m, D[m], true)` is empty, and the empty tree is a prefix of every
 /// tree, so both `old == 0` and `old == new` give an empty proof without
 /// reading the store.
-pub fn prove_consistency(
-    old: u64,
-    new: u64,
-    r: &(impl HashReader + ?Sized),
-) -> Result<Vec<Hash>, MerkleError> {
+pub fn prove_consistency(old: u64, new: u64, r: &(impl HashReader + ?Sized)) -> Result<Vec<Hash>, MerkleError> {
     check_size(new)?;
     if old > new {
         return Err(MerkleError::SizeOrder { old, new });
@@ -442,11 +408,7 @@ pub fn verify_consistency(
     }
     if old == new || old == 0 {
         if !proof.is_empty() {
-            return Err(MerkleError::ConsistencyProofNotEmpty {
-                old,
-                new,
-                len: proof.len(),
-            });
+            return Err(MerkleError::ConsistencyProofNotEmpty { old, new, len: proof.len() });
         }
         if old == new && old_root != new_root {
             return Err(MerkleError::NewRootMismatch { old, new });
@@ -461,11 +423,7 @@ pub fn verify_consistency(
         return Err(MerkleError::ConsistencyProofEmpty { old, new });
     }
     // Step 2: if first is an exact power of 2, prepend first_hash.
-    let (first_hash, rest) = if old.is_power_of_two() {
-        (old_root, proof)
-    } else {
-        (&proof[0], &proof[1..])
-    };
+    let (first_hash, rest) = if old.is_power_of_two() { (old_root, proof) } else { (&proof[0], &proof[1..]) };
     // Step 3: fn = first - 1, sn = second - 1.
     let (mut fnode, mut snode) = (old - 1, new - 1);
     // Step 4: while LSB(fn) is set, right-shift both.
@@ -479,11 +437,7 @@ pub fn verify_consistency(
     for c in rest {
         // 6a: if sn is 0, stop and fail.
         if snode == 0 {
-            return Err(MerkleError::ConsistencyProofTooLong {
-                old,
-                new,
-                len: proof.len(),
-            });
+            return Err(MerkleError::ConsistencyProofTooLong { old, new, len: proof.len() });
         }
         if fnode & 1 == 1 || fnode == snode {
             // 6b: fr = HASH(0x01 || c || fr), sr = HASH(0x01 || c || sr)
@@ -504,11 +458,7 @@ pub fn verify_consistency(
     }
     // Step 7: fr == first_hash, sr == second_hash, sn == 0.
     if snode != 0 {
-        return Err(MerkleError::ConsistencyProofTooShort {
-            old,
-            new,
-            len: proof.len(),
-        });
+        return Err(MerkleError::ConsistencyProofTooShort { old, new, len: proof.len() });
     }
     if fr != *old_root {
         return Err(MerkleError::OldRootMismatch { old, new });
@@ -568,10 +518,7 @@ impl HashReader for MemoryHashStore {
                     .ok()
                     .and_then(|i| self.hashes.get(i))
                     .copied()
-                    .ok_or(MerkleError::HashNotStored {
-                        index,
-                        stored: self.hashes.len() as u64,
-                    })
+                    .ok_or(MerkleError::HashNotStored { index, stored: self.hashes.len() as u64 })
             })
             .collect()
     }
@@ -585,10 +532,7 @@ mod tests {
     use std::sync::OnceLock;
 
     /// Shared RFC 6962 vectors (transparency-dev/merkle test data).
-    const VECTORS: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/vectors/rfc6962-sha256.json"
-    );
+    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors/rfc6962-sha256.json");
 
     /// Leaves in the shared property-test tree; every size up to this is tested
     /// against one store, since the store serves roots for all earlier sizes.
@@ -709,11 +653,7 @@ mod tests {
                 assert_eq!(store.append(*l).unwrap(), i as u64);
             }
             let roots = (0..=BIG).map(|n| tree_hash(n, &store).unwrap()).collect();
-            Fixture {
-                store,
-                leaves,
-                roots,
-            }
+            Fixture { store, leaves, roots }
         })
     }
 
@@ -735,11 +675,7 @@ mod tests {
 
     impl<'a> Counting<'a> {
         fn new(inner: &'a MemoryHashStore) -> Self {
-            Self {
-                inner,
-                calls: Cell::new(0),
-                indexes: RefCell::new(Vec::new()),
-            }
+            Self { inner, calls: Cell::new(0), indexes: RefCell::new(Vec::new()) }
         }
     }
 
@@ -756,11 +692,7 @@ mod tests {
     }
 
     fn hashes(v: &serde_json::Value) -> Vec<Hash> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|x| h(x.as_str().unwrap()))
-            .collect()
+        v.as_array().unwrap().iter().map(|x| h(x.as_str().unwrap())).collect()
     }
 
     fn flip(hh: &Hash, bit: usize) -> Hash {
@@ -774,68 +706,37 @@ mod tests {
     #[test]
     fn empty_tree_hash_is_sha256_of_nothing() {
         assert_eq!(EMPTY_TREE_HASH, <[u8; 32]>::from(Sha256::digest(b"")));
-        assert_eq!(
-            tree_hash(0, &MemoryHashStore::new()).unwrap(),
-            EMPTY_TREE_HASH
-        );
+        assert_eq!(tree_hash(0, &MemoryHashStore::new()).unwrap(), EMPTY_TREE_HASH);
     }
 
     #[test]
     fn shared_rfc6962_vectors() {
-        let text =
-            std::fs::read_to_string(VECTORS).unwrap_or_else(|e| panic!("reading {VECTORS}: {e}"));
+        let text = std::fs::read_to_string(VECTORS).unwrap_or_else(|e| panic!("reading {VECTORS}: {e}"));
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["hash"], "sha256");
         let mut store = MemoryHashStore::new();
         for leaf in v["leaves_hex"].as_array().unwrap() {
-            store
-                .append(leaf_hash(&hex::decode(leaf.as_str().unwrap()).unwrap()))
-                .unwrap();
+            store.append(leaf_hash(&hex::decode(leaf.as_str().unwrap()).unwrap())).unwrap();
         }
         let roots = hashes(&v["roots_hex"]);
         assert_eq!(roots.len() as u64, store.size() + 1);
         for (n, root) in roots.iter().enumerate() {
-            assert_eq!(
-                tree_hash(n as u64, &store).unwrap(),
-                *root,
-                "root of size {n}"
-            );
+            assert_eq!(tree_hash(n as u64, &store).unwrap(), *root, "root of size {n}");
         }
-        let leaves: Vec<Hash> = (0..store.size())
-            .map(|i| store.stored()[stored_hash_index(0, i) as usize])
-            .collect();
+        let leaves: Vec<Hash> = (0..store.size()).map(|i| store.stored()[stored_hash_index(0, i) as usize]).collect();
         for (i, p) in v["inclusion_proofs"].as_array().unwrap().iter().enumerate() {
             let index = p["leaf_index"].as_u64().unwrap();
             let size = p["tree_size"].as_u64().unwrap();
             let want = hashes(&p["proof"]);
-            assert_eq!(
-                prove_inclusion(index, size, &store).unwrap(),
-                want,
-                "inclusion vector {i}"
-            );
-            verify_inclusion(
-                &leaves[index as usize],
-                index,
-                size,
-                &want,
-                &roots[size as usize],
-            )
-            .unwrap_or_else(|e| panic!("inclusion vector {i}: {e}"));
+            assert_eq!(prove_inclusion(index, size, &store).unwrap(), want, "inclusion vector {i}");
+            verify_inclusion(&leaves[index as usize], index, size, &want, &roots[size as usize])
+                .unwrap_or_else(|e| panic!("inclusion vector {i}: {e}"));
         }
-        for (i, p) in v["consistency_proofs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .enumerate()
-        {
+        for (i, p) in v["consistency_proofs"].as_array().unwrap().iter().enumerate() {
             let old = p["size1"].as_u64().unwrap();
             let new = p["size2"].as_u64().unwrap();
             let want = hashes(&p["proof"]);
-            assert_eq!(
-                prove_consistency(old, new, &store).unwrap(),
-                want,
-                "consistency vector {i}"
-            );
+            assert_eq!(prove_consistency(old, new, &store).unwrap(), want, "consistency vector {i}");
             verify_consistency(old, new, &roots[old as usize], &roots[new as usize], &want)
                 .unwrap_or_else(|e| panic!("consistency vector {i}: {e}"));
         }
@@ -859,11 +760,7 @@ mod tests {
             (3, 0, 14),
         ];
         for (level, n, want) in table {
-            assert_eq!(
-                stored_hash_index(level, n),
-                want,
-                "stored_hash_index({level}, {n})"
-            );
+            assert_eq!(stored_hash_index(level, n), want, "stored_hash_index({level}, {n})");
         }
         let counts = [0, 1, 3, 4, 7, 8, 10, 11, 15];
         for (n, want) in counts.iter().enumerate() {
@@ -902,11 +799,7 @@ mod tests {
             let new = stored_hashes_for_append(i, leaf_hash(&leaf_data(i)), &store).unwrap();
             assert_eq!(new.len() as u64, expected_range.end - expected_range.start);
             store.append(leaf_hash(&leaf_data(i))).unwrap();
-            assert_eq!(
-                &store.stored()[..snapshot.len()],
-                &snapshot[..],
-                "prefix rewritten at {i}"
-            );
+            assert_eq!(&store.stored()[..snapshot.len()], &snapshot[..], "prefix rewritten at {i}");
             snapshot = store.stored().to_vec();
         }
     }
@@ -918,28 +811,19 @@ mod tests {
         for size in (1..=BIG).step_by(7).chain([1024, 1025, 2047, 2048, BIG]) {
             let c = Counting::new(&f.store);
             tree_hash(size, &c).unwrap();
-            assert!(
-                c.calls.get() == 1 && c.indexes.borrow().len() <= bits(size),
-                "tree_hash({size})"
-            );
+            assert!(c.calls.get() == 1 && c.indexes.borrow().len() <= bits(size), "tree_hash({size})");
             for index in [0, size / 3, size / 2, size - 1] {
                 let c = Counting::new(&f.store);
                 let p = prove_inclusion(index, size, &c).unwrap();
                 assert!(c.calls.get() <= 1, "prove_inclusion({index}, {size}) calls");
                 assert!(p.len() <= bits(size));
-                assert!(
-                    c.indexes.borrow().len() <= 2 * bits(size),
-                    "prove_inclusion({index}, {size}) reads"
-                );
+                assert!(c.indexes.borrow().len() <= 2 * bits(size), "prove_inclusion({index}, {size}) reads");
             }
             for old in [1, size / 3, size / 2, size - 1] {
                 let c = Counting::new(&f.store);
                 prove_consistency(old, size, &c).unwrap();
                 assert!(c.calls.get() <= 1, "prove_consistency({old}, {size}) calls");
-                assert!(
-                    c.indexes.borrow().len() <= 2 * bits(size),
-                    "prove_consistency({old}, {size}) reads"
-                );
+                assert!(c.indexes.borrow().len() <= 2 * bits(size), "prove_consistency({old}, {size}) reads");
             }
         }
         // Appending reads one sibling per closed subtree.
@@ -958,11 +842,7 @@ mod tests {
             assert_eq!(ref_mth(leaves), root, "root of size {size}");
             for index in 0..size {
                 let proof = prove_inclusion(index, size, &f.store).unwrap();
-                assert_eq!(
-                    proof,
-                    ref_path(index as usize, leaves),
-                    "PATH({index}, {size})"
-                );
+                assert_eq!(proof, ref_path(index as usize, leaves), "PATH({index}, {size})");
                 verify_inclusion(&leaves[index as usize], index, size, &proof, &root)
                     .unwrap_or_else(|e| panic!("PATH({index}, {size}): {e}"));
             }
@@ -981,14 +861,8 @@ mod tests {
                     ref_proof(old as usize, &f.leaves[..new as usize])
                 };
                 assert_eq!(proof, want, "PROOF({old}, {new})");
-                verify_consistency(
-                    old,
-                    new,
-                    &f.roots[old as usize],
-                    &f.roots[new as usize],
-                    &proof,
-                )
-                .unwrap_or_else(|e| panic!("PROOF({old}, {new}): {e}"));
+                verify_consistency(old, new, &f.roots[old as usize], &f.roots[new as usize], &proof)
+                    .unwrap_or_else(|e| panic!("PROOF({old}, {new}): {e}"));
             }
         }
     }
@@ -1014,47 +888,17 @@ mod tests {
         assert!(prove_inclusion(0, 1, &store).unwrap().is_empty());
         verify_inclusion(&leaves[0], 0, 1, &[], &leaves[0]).unwrap();
 
-        assert!(matches!(
-            prove_inclusion(10, 10, &store),
-            Err(MerkleError::IndexOutOfRange {
-                index: 10,
-                size: 10
-            })
-        ));
-        assert!(matches!(
-            verify_inclusion(&leaves[0], 0, 0, &[], &root),
-            Err(MerkleError::IndexOutOfRange { .. })
-        ));
-        assert!(matches!(
-            prove_consistency(5, 4, &store),
-            Err(MerkleError::SizeOrder { old: 5, new: 4 })
-        ));
-        assert!(matches!(
-            verify_consistency(5, 4, &root, &root, &[]),
-            Err(MerkleError::SizeOrder { .. })
-        ));
+        assert!(matches!(prove_inclusion(10, 10, &store), Err(MerkleError::IndexOutOfRange { index: 10, size: 10 })));
+        assert!(matches!(verify_inclusion(&leaves[0], 0, 0, &[], &root), Err(MerkleError::IndexOutOfRange { .. })));
+        assert!(matches!(prove_consistency(5, 4, &store), Err(MerkleError::SizeOrder { old: 5, new: 4 })));
+        assert!(matches!(verify_consistency(5, 4, &root, &root, &[]), Err(MerkleError::SizeOrder { .. })));
         // Sizes beyond the log: the store reports the missing hash.
-        assert!(matches!(
-            tree_hash(11, &store),
-            Err(MerkleError::HashNotStored { .. })
-        ));
-        assert!(matches!(
-            prove_inclusion(0, 11, &store),
-            Err(MerkleError::HashNotStored { .. })
-        ));
-        assert!(matches!(
-            prove_consistency(3, 12, &store),
-            Err(MerkleError::HashNotStored { .. })
-        ));
+        assert!(matches!(tree_hash(11, &store), Err(MerkleError::HashNotStored { .. })));
+        assert!(matches!(prove_inclusion(0, 11, &store), Err(MerkleError::HashNotStored { .. })));
+        assert!(matches!(prove_consistency(3, 12, &store), Err(MerkleError::HashNotStored { .. })));
         // Sizes beyond the layout.
-        assert!(matches!(
-            tree_hash(MAX_TREE_SIZE + 1, &store),
-            Err(MerkleError::TreeTooLarge { .. })
-        ));
-        assert!(matches!(
-            prove_inclusion(0, u64::MAX, &store),
-            Err(MerkleError::TreeTooLarge { .. })
-        ));
+        assert!(matches!(tree_hash(MAX_TREE_SIZE + 1, &store), Err(MerkleError::TreeTooLarge { .. })));
+        assert!(matches!(prove_inclusion(0, u64::MAX, &store), Err(MerkleError::TreeTooLarge { .. })));
         assert!(matches!(
             stored_hashes_for_append(MAX_TREE_SIZE, [0; 32], &store),
             Err(MerkleError::TreeTooLarge { .. })
@@ -1067,27 +911,18 @@ mod tests {
         verify_consistency(0, 10, &EMPTY_TREE_HASH, &root, &[]).unwrap();
         verify_consistency(0, 0, &EMPTY_TREE_HASH, &EMPTY_TREE_HASH, &[]).unwrap();
         verify_consistency(10, 10, &root, &root, &[]).unwrap();
-        assert!(matches!(
-            verify_consistency(0, 10, &root, &root, &[]),
-            Err(MerkleError::OldRootMismatch { .. })
-        ));
+        assert!(matches!(verify_consistency(0, 10, &root, &root, &[]), Err(MerkleError::OldRootMismatch { .. })));
         assert!(matches!(
             verify_consistency(0, 10, &EMPTY_TREE_HASH, &root, &[root]),
             Err(MerkleError::ConsistencyProofNotEmpty { .. })
         ));
-        assert!(matches!(
-            verify_consistency(10, 10, &root, &leaves[0], &[]),
-            Err(MerkleError::NewRootMismatch { .. })
-        ));
+        assert!(matches!(verify_consistency(10, 10, &root, &leaves[0], &[]), Err(MerkleError::NewRootMismatch { .. })));
         assert!(matches!(
             verify_consistency(10, 10, &root, &root, &[root]),
             Err(MerkleError::ConsistencyProofNotEmpty { .. })
         ));
         let r5 = tree_hash(5, &store).unwrap();
-        assert!(matches!(
-            verify_consistency(5, 10, &r5, &root, &[]),
-            Err(MerkleError::ConsistencyProofEmpty { .. })
-        ));
+        assert!(matches!(verify_consistency(5, 10, &r5, &root, &[]), Err(MerkleError::ConsistencyProofEmpty { .. })));
 
         // Proof length errors.
         let p = prove_inclusion(3, 10, &store).unwrap();
@@ -1120,13 +955,7 @@ mod tests {
                 Ok(vec![[0; 32]])
             }
         }
-        assert!(matches!(
-            tree_hash(7, &Short),
-            Err(MerkleError::ShortRead {
-                requested: 3,
-                returned: 1
-            })
-        ));
+        assert!(matches!(tree_hash(7, &Short), Err(MerkleError::ShortRead { requested: 3, returned: 1 })));
         // And works through `dyn`.
         let dynr: &dyn HashReader = &store;
         assert_eq!(tree_hash(10, dynr).unwrap(), root);
@@ -1135,19 +964,9 @@ mod tests {
     #[test]
     fn error_messages_name_what_failed() {
         let e = MerkleError::InclusionRootMismatch { index: 3, size: 10 };
-        assert_eq!(
-            e.to_string(),
-            "inclusion proof for leaf 3 does not lead to the root of tree size 10"
-        );
+        assert_eq!(e.to_string(), "inclusion proof for leaf 3 does not lead to the root of tree size 10");
         let e = MerkleError::TreeTooLarge { size: u64::MAX };
-        assert_eq!(
-            e.to_string(),
-            format!(
-                "tree size {} exceeds the maximum of {} leaves",
-                u64::MAX,
-                1u64 << 62
-            )
-        );
+        assert_eq!(e.to_string(), format!("tree size {} exceeds the maximum of {} leaves", u64::MAX, 1u64 << 62));
     }
 
     // ---- properties against the reference ----

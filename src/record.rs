@@ -112,15 +112,8 @@ pub struct Target {
 /// Who approved the change, or an explicit statement that nobody did. Never silently absent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Approval {
-    Approved {
-        by: String,
-        source: String,
-        reference: Option<String>,
-        at: Option<Timestamp>,
-    },
-    None {
-        note: String,
-    },
+    Approved { by: String, source: String, reference: Option<String>, at: Option<Timestamp> },
+    None { note: String },
 }
 
 /// The result of the change at the source system.
@@ -199,10 +192,7 @@ pub struct RecordError {
 
 impl RecordError {
     pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        RecordError {
-            field: field.into(),
-            problem: problem.into(),
-        }
+        RecordError { field: field.into(), problem: problem.into() }
     }
 }
 
@@ -213,33 +203,20 @@ pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), RecordErro
 
 /// [`check_text`], with the secret heuristics optional: stored entries are judged by the rules that
 /// are part of the format (limits, characters), never by heuristics that may change over time.
-pub fn check_text_with(
-    field: &str,
-    value: &str,
-    max: usize,
-    secrets: bool,
-) -> Result<(), RecordError> {
+pub fn check_text_with(field: &str, value: &str, max: usize, secrets: bool) -> Result<(), RecordError> {
     if value.is_empty() {
         return Err(RecordError::new(field, "is empty"));
     }
     if value.len() > max {
-        return Err(RecordError::new(
-            field,
-            format!("is {} bytes long; the limit is {max}", value.len()),
-        ));
+        return Err(RecordError::new(field, format!("is {} bytes long; the limit is {max}", value.len())));
     }
     if value.chars().any(char::is_control) {
-        return Err(RecordError::new(
-            field,
-            "contains a control character (newline, tab, ...)",
-        ));
+        return Err(RecordError::new(field, "contains a control character (newline, tab, ...)"));
     }
     if let Some(kind) = looks_like_secret(value).filter(|_| secrets) {
         return Err(RecordError::new(
             field,
-            format!(
-                "looks like {kind}; a ledger stores identifiers and fingerprints of secrets, never secrets"
-            ),
+            format!("looks like {kind}; a ledger stores identifiers and fingerprints of secrets, never secrets"),
         ));
     }
     Ok(())
@@ -252,10 +229,7 @@ pub fn check_system(field: &str, value: &str) -> Result<(), RecordError> {
 }
 
 fn check_system_chars(field: &str, value: &str) -> Result<(), RecordError> {
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-    {
+    if !value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)) {
         return Err(RecordError::new(
             field,
             format!("`{value}` may hold only lower-case letters, digits, `.`, `_` and `-`"),
@@ -268,21 +242,9 @@ fn check_digest(field: &str, value: &str) -> Result<(), RecordError> {
     let hex = value
         .strip_prefix("sha256:")
         .or_else(|| value.strip_prefix("blake3:"))
-        .ok_or_else(|| {
-            RecordError::new(
-                field,
-                format!("`{value}` must be `sha256:<64 hex>` or `blake3:<64 hex>`"),
-            )
-        })?;
-    if hex.len() != 64
-        || !hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return Err(RecordError::new(
-            field,
-            "must have exactly 64 lower-case hex digits after the algorithm",
-        ));
+        .ok_or_else(|| RecordError::new(field, format!("`{value}` must be `sha256:<64 hex>` or `blake3:<64 hex>`")))?;
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Err(RecordError::new(field, "must have exactly 64 lower-case hex digits after the algorithm"));
     }
     Ok(())
 }
@@ -321,12 +283,7 @@ impl Record {
             check_text("scope", scope, limits::SCOPE)?;
         }
         match &self.approval {
-            Approval::Approved {
-                by,
-                source,
-                reference,
-                at: _,
-            } => {
+            Approval::Approved { by, source, reference, at: _ } => {
                 check_text("approval.by", by, limits::ID)?;
                 check_text("approval.source", source, limits::APPROVAL_SOURCE)?;
                 if let Some(r) = reference {
@@ -359,11 +316,7 @@ impl Record {
         if self.refs.len() > limits::REFS {
             return Err(RecordError::new(
                 "refs",
-                format!(
-                    "has {} items; the limit is {}",
-                    self.refs.len(),
-                    limits::REFS
-                ),
+                format!("has {} items; the limit is {}", self.refs.len(), limits::REFS),
             ));
         }
         let mut sorted = self.refs.clone();
@@ -375,28 +328,19 @@ impl Record {
         if let Some(bad) = self.refs.iter().find(|r| **r >= next_seq) {
             return Err(RecordError::new(
                 "refs",
-                format!(
-                    "names entry {bad}, which does not exist (the ledger has {next_seq} entries)"
-                ),
+                format!("names entry {bad}, which does not exist (the ledger has {next_seq} entries)"),
             ));
         }
         if self.evidence.len() > limits::EVIDENCE {
             return Err(RecordError::new(
                 "evidence",
-                format!(
-                    "has {} items; the limit is {}",
-                    self.evidence.len(),
-                    limits::EVIDENCE
-                ),
+                format!("has {} items; the limit is {}", self.evidence.len(), limits::EVIDENCE),
             ));
         }
         for (i, ev) in self.evidence.iter().enumerate() {
             check_system(&format!("evidence[{i}].system"), &ev.system)?;
             if ev.id.is_none() && ev.digest.is_none() {
-                return Err(RecordError::new(
-                    format!("evidence[{i}]"),
-                    "needs an `id` or a `digest`",
-                ));
+                return Err(RecordError::new(format!("evidence[{i}]"), "needs an `id` or a `digest`"));
             }
             if let Some(id) = &ev.id {
                 check_text(&format!("evidence[{i}].id"), id, limits::ID)?;
@@ -408,26 +352,17 @@ impl Record {
         if self.attributes.len() > limits::ATTRIBUTES {
             return Err(RecordError::new(
                 "attributes",
-                format!(
-                    "has {} entries; the limit is {}",
-                    self.attributes.len(),
-                    limits::ATTRIBUTES
-                ),
+                format!("has {} entries; the limit is {}", self.attributes.len(), limits::ATTRIBUTES),
             ));
         }
         for (k, v) in &self.attributes {
             if k.is_empty()
                 || k.len() > limits::ATTRIBUTE_KEY
-                || !k
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+                || !k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
             {
                 return Err(RecordError::new(
                     format!("attributes.{k}"),
-                    format!(
-                        "key must be 1 to {} bytes of a-z, 0-9, `.`, `_`, `-`",
-                        limits::ATTRIBUTE_KEY
-                    ),
+                    format!("key must be 1 to {} bytes of a-z, 0-9, `.`, `_`, `-`", limits::ATTRIBUTE_KEY),
                 ));
             }
             check_text(&format!("attributes.{k}"), v, limits::ATTRIBUTE_VALUE)?;
@@ -481,25 +416,12 @@ struct ApprovalJson {
 impl Serialize for Approval {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let json = match self.clone() {
-            Approval::Approved {
-                by,
-                source,
-                reference,
-                at,
-            } => ApprovalJson {
-                by: Some(by),
-                source: Some(source),
-                reference,
-                at,
-                none: None,
-            },
-            Approval::None { note } => ApprovalJson {
-                by: None,
-                source: None,
-                reference: None,
-                at: None,
-                none: Some(note),
-            },
+            Approval::Approved { by, source, reference, at } => {
+                ApprovalJson { by: Some(by), source: Some(source), reference, at, none: None }
+            }
+            Approval::None { note } => {
+                ApprovalJson { by: None, source: None, reference: None, at: None, none: Some(note) }
+            }
         };
         json.serialize(s)
     }
@@ -561,12 +483,7 @@ pub(crate) mod tests {
         let mut v = example();
         v["approval"] = serde_json::json!({"none": "break-glass; reviewed after"});
         let r = check(v).unwrap();
-        assert_eq!(
-            r.approval,
-            Approval::None {
-                note: "break-glass; reviewed after".into()
-            }
-        );
+        assert_eq!(r.approval, Approval::None { note: "break-glass; reviewed after".into() });
     }
 
     #[test]
@@ -591,34 +508,21 @@ pub(crate) mod tests {
             ("(json)", |v| v["target"]["kind"] = "robot".into()),
             ("reason", |v| v["reason"] = "x".repeat(3000).into()),
             ("(json)", |v| v["occurred_at"] = "last tuesday".into()),
-            ("expires_at", |v| {
-                v["expires_at"] = "2026-03-02T10:00:00Z".into()
-            }),
+            ("expires_at", |v| v["expires_at"] = "2026-03-02T10:00:00Z".into()),
             ("expires_at", |v| {
                 v.as_object_mut().unwrap().remove("expires_at");
             }),
             ("refs", |v| v["refs"] = serde_json::json!([99])),
             ("refs", |v| v["refs"] = serde_json::json!([1, 1])),
-            ("reason", |v| {
-                v["reason"] = "rotated ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789".into()
-            }),
+            ("reason", |v| v["reason"] = "rotated ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789".into()),
             ("attributes.token", |v| {
                 v["attributes"]["token"] =
-                    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n"
-                        .into()
+                    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n".into()
             }),
-            ("target.system", |v| {
-                v["target"]["system"] = "AWS IAM".into()
-            }),
-            ("evidence[0].digest", |v| {
-                v["evidence"][0]["digest"] = "md5:abc".into()
-            }),
-            ("evidence[0]", |v| {
-                v["evidence"] = serde_json::json!([{"system": "okta"}])
-            }),
-            ("attributes.Bad Key", |v| {
-                v["attributes"]["Bad Key"] = "x".into()
-            }),
+            ("target.system", |v| v["target"]["system"] = "AWS IAM".into()),
+            ("evidence[0].digest", |v| v["evidence"][0]["digest"] = "md5:abc".into()),
+            ("evidence[0]", |v| v["evidence"] = serde_json::json!([{"system": "okta"}])),
+            ("attributes.Bad Key", |v| v["attributes"]["Bad Key"] = "x".into()),
             ("reason", |v| v["reason"] = "two\nlines".into()),
         ];
         for (i, (field, edit)) in cases.iter().enumerate() {

@@ -70,24 +70,15 @@ fn to_ranges(targets: &[(u64, FieldMask)]) -> Vec<RedactRange> {
     for (seq, mask) in targets {
         match out.last_mut() {
             Some(r) if r.last + 1 == *seq && r.mask == *mask => r.last = *seq,
-            _ => out.push(RedactRange {
-                first: *seq,
-                last: *seq,
-                mask: *mask,
-            }),
+            _ => out.push(RedactRange { first: *seq, last: *seq, mask: *mask }),
         }
     }
     out
 }
 
 fn check_authority(a: &Authority) -> Result<(), LedgerError> {
-    for (f, v) in [
-        ("--reason", &a.reason),
-        ("--authority", &a.authority),
-        ("--approved-by", &a.approved_by),
-    ] {
-        crate::record::check_text(f, v, limits::REASON)
-            .map_err(|e| LedgerError::Invalid(e.to_string()))?;
+    for (f, v) in [("--reason", &a.reason), ("--authority", &a.authority), ("--approved-by", &a.approved_by)] {
+        crate::record::check_text(f, v, limits::REASON).map_err(|e| LedgerError::Invalid(e.to_string()))?;
     }
     Ok(())
 }
@@ -109,9 +100,7 @@ impl Ledger {
     ) -> Result<RedactOutcome, LedgerError> {
         check_authority(who)?;
         if seqs.is_empty() || fields.is_empty() {
-            return Err(LedgerError::Invalid(
-                "name at least one --seq and one --field".into(),
-            ));
+            return Err(LedgerError::Invalid("name at least one --seq and one --field".into()));
         }
         let mut w = self.writer_lock();
         let mut targets = Vec::new();
@@ -120,14 +109,14 @@ impl Ledger {
         sorted.dedup();
         for seq in sorted {
             if seq >= w.state.next_seq {
-                return Err(LedgerError::NoSuchEntry {
-                    seq,
-                    size: w.state.next_seq,
-                });
+                return Err(LedgerError::NoSuchEntry { seq, size: w.state.next_seq });
             }
             let e = self.get_unlocked(seq)?;
             let Some(c) = e.change() else {
-                return Err(LedgerError::Invalid(format!("entry {seq} is a {} control entry; only access-change records hold redactable fields", e.action_name())));
+                return Err(LedgerError::Invalid(format!(
+                    "entry {seq} is a {} control entry; only access-change records hold redactable fields",
+                    e.action_name()
+                )));
             };
             if let Some(h) = w.state.holds.get(&c.incident) {
                 return Err(LedgerError::Held {
@@ -141,9 +130,7 @@ impl Ledger {
             for f in fields {
                 match e.openings.get(*f) {
                     None if !c.commitments.contains_key(f) => {
-                        return Err(LedgerError::Invalid(format!(
-                            "entry {seq} has no `{f}` field to redact"
-                        )));
+                        return Err(LedgerError::Invalid(format!("entry {seq} has no `{f}` field to redact")));
                     }
                     Some(Opening::Redacted { by }) => {
                         return Err(LedgerError::Invalid(format!(
@@ -215,23 +202,9 @@ impl Ledger {
         let mut w = self.writer_lock();
         let plan = self.plan_locked(&w, cutoff)?;
         if plan.targets.is_empty() {
-            return Ok((
-                plan,
-                RedactOutcome {
-                    receipts: Vec::new(),
-                    entries: 0,
-                    fields: 0,
-                },
-            ));
+            return Ok((plan, RedactOutcome { receipts: Vec::new(), entries: 0, fields: 0 }));
         }
-        let out = self.redact_locked(
-            &mut w,
-            key,
-            &plan.targets,
-            who,
-            RedactMode::Retention,
-            Some(cutoff),
-        )?;
+        let out = self.redact_locked(&mut w, key, &plan.targets, who, RedactMode::Retention, Some(cutoff))?;
         Ok((plan, out))
     }
 
@@ -259,9 +232,7 @@ impl Ledger {
                 approved_by: who.approved_by.clone(),
                 cutoff,
             };
-            w.state
-                .check_control(w.state.next_seq, &control)
-                .map_err(LedgerError::Invalid)?;
+            w.state.check_control(w.state.next_seq, &control).map_err(LedgerError::Invalid)?;
             // 1. the intent, durably, before the entry
             let intent = Intent {
                 from_seq: w.state.next_seq,
@@ -269,14 +240,7 @@ impl Ledger {
             };
             self.write_intent(&intent)?;
             // 2. the signed redaction entry, durably
-            let receipt = self
-                .write(
-                    w,
-                    key,
-                    vec![(Body::Control(control), Openings::default())],
-                    None,
-                )?
-                .remove(0);
+            let receipt = self.write(w, key, vec![(Body::Control(control), Openings::default())], None)?.remove(0);
             // 3. remove the values everywhere, crash-safely
             self.apply_redaction(w, receipt.seq, chunk)?;
             // 4. done
@@ -288,14 +252,9 @@ impl Ledger {
 
     fn write_intent(&self, intent: &Intent) -> Result<(), LedgerError> {
         let path = self.pending_path();
-        let io = |e| LedgerError::Io {
-            path: path.display().to_string(),
-            source: e,
-        };
+        let io = |e| LedgerError::Io { path: path.display().to_string(), source: e };
         let mut f = fs::File::create(&path).map_err(io)?;
-        f.write_all(&serde_json::to_vec(intent).unwrap_or_default())
-            .and_then(|_| f.sync_all())
-            .map_err(io)?;
+        f.write_all(&serde_json::to_vec(intent).unwrap_or_default()).and_then(|_| f.sync_all()).map_err(io)?;
         log::sync_dir(&self.dir().join("log"))?;
         Ok(())
     }
@@ -303,10 +262,7 @@ impl Ledger {
     fn clear_intent(&self) -> Result<(), LedgerError> {
         let path = self.pending_path();
         if path.exists() {
-            fs::remove_file(&path).map_err(|e| LedgerError::Io {
-                path: path.display().to_string(),
-                source: e,
-            })?;
+            fs::remove_file(&path).map_err(|e| LedgerError::Io { path: path.display().to_string(), source: e })?;
             log::sync_dir(&self.dir().join("log"))?;
         }
         Ok(())
@@ -323,11 +279,7 @@ impl Ledger {
             let want: Vec<RedactRange> = intent
                 .ranges
                 .iter()
-                .map(|(a, b, m)| RedactRange {
-                    first: *a,
-                    last: *b,
-                    mask: FieldMask(*m),
-                })
+                .map(|(a, b, m)| RedactRange { first: *a, last: *b, mask: FieldMask(*m) })
                 .collect();
             for seq in intent.from_seq..w.state.next_seq {
                 let e = self.get_unlocked(seq)?;
@@ -345,18 +297,8 @@ impl Ledger {
 
     /// Replaces the covered openings with redaction markers in every segment that holds them, and
     /// removes the index postings of the erased values.
-    fn apply_redaction(
-        &self,
-        w: &mut Writer,
-        by: u64,
-        ranges: &[RedactRange],
-    ) -> Result<(), LedgerError> {
-        let covered = |seq: u64| {
-            ranges
-                .iter()
-                .find(|r| r.first <= seq && seq <= r.last)
-                .map(|r| r.mask)
-        };
+    fn apply_redaction(&self, w: &mut Writer, by: u64, ranges: &[RedactRange]) -> Result<(), LedgerError> {
+        let covered = |seq: u64| ranges.iter().find(|r| r.first <= seq && seq <= r.last).map(|r| r.mask);
         // Which segments hold covered entries.
         let mut segments = std::collections::BTreeSet::new();
         for r in ranges {
@@ -386,22 +328,12 @@ impl Ledger {
                 for field in mask.fields() {
                     if let Some(Opening::Value { value, .. }) = o.0.get(&field) {
                         match field {
-                            Field::TargetId => {
-                                removed_postings.push((Posting::Target, value.clone(), e.seq()))
-                            }
-                            Field::ActorId => {
-                                removed_postings.push((Posting::Actor, value.clone(), e.seq()))
-                            }
+                            Field::TargetId => removed_postings.push((Posting::Target, value.clone(), e.seq())),
+                            Field::ActorId => removed_postings.push((Posting::Actor, value.clone(), e.seq())),
                             Field::Evidence => {
-                                if let Some(crate::entry::Shown::Value(ev)) =
-                                    c.evidence(&e.openings)
-                                {
+                                if let Some(crate::entry::Shown::Value(ev)) = c.evidence(&e.openings) {
                                     for k in evidence_keys(&ev) {
-                                        removed_postings.push((
-                                            Posting::Evidence,
-                                            k.into_bytes(),
-                                            e.seq(),
-                                        ));
+                                        removed_postings.push((Posting::Evidence, k.into_bytes(), e.seq()));
                                     }
                                 }
                             }
@@ -435,9 +367,7 @@ impl Ledger {
 
     /// Reads an entry while the writer lock is already held by the caller.
     fn get_unlocked(&self, seq: u64) -> Result<Entry, LedgerError> {
-        let loc = self
-            .loc(seq)?
-            .ok_or(LedgerError::NoSuchEntry { seq, size: seq })?;
+        let loc = self.loc(seq)?.ok_or(LedgerError::NoSuchEntry { seq, size: seq })?;
         self.read_at(loc.frame)
     }
 
@@ -454,16 +384,11 @@ impl Ledger {
             ("--reason", reason, limits::REASON),
             ("--ref", reference, limits::ID),
         ] {
-            crate::record::check_text(f, v, max)
-                .map_err(|e| LedgerError::Invalid(e.to_string()))?;
+            crate::record::check_text(f, v, max).map_err(|e| LedgerError::Invalid(e.to_string()))?;
         }
         self.append_control(
             key,
-            Control::HoldAdd {
-                incident: incident.into(),
-                reason: reason.into(),
-                reference: reference.into(),
-            },
+            Control::HoldAdd { incident: incident.into(), reason: reason.into(), reference: reference.into() },
         )
     }
 
@@ -480,16 +405,11 @@ impl Ledger {
             ("--reason", reason, limits::REASON),
             ("--ref", reference, limits::ID),
         ] {
-            crate::record::check_text(f, v, max)
-                .map_err(|e| LedgerError::Invalid(e.to_string()))?;
+            crate::record::check_text(f, v, max).map_err(|e| LedgerError::Invalid(e.to_string()))?;
         }
         self.append_control(
             key,
-            Control::HoldRelease {
-                incident: incident.into(),
-                reason: reason.into(),
-                reference: reference.into(),
-            },
+            Control::HoldRelease { incident: incident.into(), reason: reason.into(), reference: reference.into() },
         )
     }
 

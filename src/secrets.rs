@@ -20,12 +20,7 @@ pub fn looks_like_secret(value: &str) -> Option<&'static str> {
     }
     if let Some(pos) = value.find("SSWS ") {
         let rest = &value[pos + 5..];
-        if rest
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
-            .count()
-            >= 20
-        {
+        if rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').count() >= 20 {
             return Some("an Okta API token (SSWS)");
         }
     }
@@ -79,19 +74,14 @@ fn is_jwt(token: &str) -> bool {
         && parts[0].starts_with("eyJ")
         && parts[0].len() >= 10
         && parts[1].len() >= 10
-        && parts.iter().all(|p| {
-            p.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
+        && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
 /// 40 characters of the base64 alphabet mixing upper case, lower case and digits: the shape of an AWS
 /// secret access key. Lower-case hex digests (SHA-1, git commits) do not match.
 fn is_aws_secret_key(token: &str) -> bool {
     token.len() == 40
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'+')
+        && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'+')
         && token.bytes().any(|b| b.is_ascii_uppercase())
         && token.bytes().any(|b| b.is_ascii_lowercase())
         && token.bytes().any(|b| b.is_ascii_digit())

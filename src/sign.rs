@@ -33,9 +33,7 @@ pub enum KeyError {
     PublicKeyText(String),
     #[error("key file {path}: {problem}")]
     File { path: String, problem: String },
-    #[error(
-        "key file {path} already exists; custody never overwrites a key (choose another --out)"
-    )]
+    #[error("key file {path} already exists; custody never overwrites a key (choose another --out)")]
     Exists { path: String },
 }
 
@@ -56,9 +54,7 @@ impl PublicKey {
     /// Accepts a key only if it is a canonical, torsion-free point encoding.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
         let bad = |why| KeyError::BadPublicKey(hex::encode(bytes), why);
-        let point = CompressedEdwardsY(*bytes)
-            .decompress()
-            .ok_or_else(|| bad("not a curve point"))?;
+        let point = CompressedEdwardsY(*bytes).decompress().ok_or_else(|| bad("not a curve point"))?;
         if point.compress().to_bytes() != *bytes {
             return Err(bad("non-canonical encoding"));
         }
@@ -77,9 +73,7 @@ impl PublicKey {
         let t = text.trim();
         let h = t.strip_prefix(PUBLIC_KEY_PREFIX).unwrap_or(t);
         let raw = hex::decode(h).map_err(|_| KeyError::PublicKeyText(t.to_string()))?;
-        let arr: [u8; 32] = raw
-            .try_into()
-            .map_err(|_| KeyError::PublicKeyText(t.to_string()))?;
+        let arr: [u8; 32] = raw.try_into().map_err(|_| KeyError::PublicKeyText(t.to_string()))?;
         Self::from_bytes(&arr)
     }
 
@@ -125,11 +119,7 @@ pub struct SecretKey {
 
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "SecretKey(key id {})",
-            hex::encode(self.public().key_id())
-        )
+        write!(f, "SecretKey(key id {})", hex::encode(self.public().key_id()))
     }
 }
 
@@ -144,17 +134,12 @@ impl SecretKey {
 
     /// The key for a 32-byte RFC 8032 seed (test vectors use fixed seeds).
     pub fn from_seed(seed: &[u8; 32]) -> Self {
-        SecretKey {
-            sk: SigningKey::from_bytes(seed),
-        }
+        SecretKey { sk: SigningKey::from_bytes(seed) }
     }
 
     pub fn public(&self) -> PublicKey {
         let vk = self.sk.verifying_key();
-        PublicKey {
-            bytes: vk.to_bytes(),
-            vk,
-        }
+        PublicKey { bytes: vk.to_bytes(), vk }
     }
 
     pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
@@ -168,24 +153,15 @@ impl SecretKey {
 
     /// Key file text: a header line, then the seed as 64 hex digits, then the public key.
     pub fn to_file_text(&self) -> String {
-        format!(
-            "{SECRET_KEY_HEADER}\nseed {}\npublic {}\n",
-            hex::encode(self.sk.to_bytes()),
-            self.public().to_text()
-        )
+        format!("{SECRET_KEY_HEADER}\nseed {}\npublic {}\n", hex::encode(self.sk.to_bytes()), self.public().to_text())
     }
 
     /// Parses key file text; the `public` line, when present, must match the seed.
     pub fn from_file_text(text: &str, path: &str) -> Result<Self, KeyError> {
-        let bad = |problem: &str| KeyError::File {
-            path: path.to_string(),
-            problem: problem.to_string(),
-        };
+        let bad = |problem: &str| KeyError::File { path: path.to_string(), problem: problem.to_string() };
         let mut lines = text.lines();
         if lines.next().map(str::trim) != Some(SECRET_KEY_HEADER) {
-            return Err(bad(&format!(
-                "does not start with `{SECRET_KEY_HEADER}`; create keys with `custody keygen`"
-            )));
+            return Err(bad(&format!("does not start with `{SECRET_KEY_HEADER}`; create keys with `custody keygen`")));
         }
         let mut seed = None;
         let mut public = None;
@@ -212,10 +188,7 @@ impl SecretKey {
     /// Reads a key file.
     pub fn load(path: &Path) -> Result<Self, KeyError> {
         let p = path.display().to_string();
-        let text = fs::read_to_string(path).map_err(|e| KeyError::File {
-            path: p.clone(),
-            problem: e.to_string(),
-        })?;
+        let text = fs::read_to_string(path).map_err(|e| KeyError::File { path: p.clone(), problem: e.to_string() })?;
         Self::from_file_text(&text, &p)
     }
 
@@ -233,18 +206,12 @@ impl SecretKey {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 KeyError::Exists { path: p.clone() }
             } else {
-                KeyError::File {
-                    path: p.clone(),
-                    problem: e.to_string(),
-                }
+                KeyError::File { path: p.clone(), problem: e.to_string() }
             }
         })?;
         f.write_all(self.to_file_text().as_bytes())
             .and_then(|_| f.sync_all())
-            .map_err(|e| KeyError::File {
-                path: p,
-                problem: e.to_string(),
-            })
+            .map_err(|e| KeyError::File { path: p, problem: e.to_string() })
     }
 }
 
@@ -284,27 +251,19 @@ mod tests {
     /// The CCTV ed25519 edge cases: the 913 flagged vectors are rejected, the unflagged one accepted.
     #[test]
     fn cctv_edge_cases() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/vectors/cctv-ed25519/ed25519vectors.json"
-        );
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors/cctv-ed25519/ed25519vectors.json");
         let text = std::fs::read_to_string(path).expect("shared vectors present");
         let vectors: Vec<Cctv> = if text.trim_start().starts_with('[') {
             serde_json::from_str(&text).unwrap()
         } else {
-            text.lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect()
+            text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
         };
         assert_eq!(vectors.len(), 914);
         let (mut accepted_flagged, mut accepted_clean, mut clean) = (0, 0, 0);
         for v in &vectors {
             let key: [u8; 32] = hex::decode(&v.key).unwrap().try_into().unwrap();
             let sig: [u8; 64] = hex::decode(&v.sig).unwrap().try_into().unwrap();
-            let ok = PublicKey::from_bytes(&key)
-                .map(|k| k.verify(v.msg.as_bytes(), &sig))
-                .unwrap_or(false);
+            let ok = PublicKey::from_bytes(&key).map(|k| k.verify(v.msg.as_bytes(), &sig)).unwrap_or(false);
             let flagged = v.flags.as_ref().is_some_and(|f| !f.is_empty());
             if !flagged {
                 clean += 1;

@@ -50,20 +50,15 @@ impl Timestamp {
 
     /// Parses RFC 3339 text (any offset; stored as the same instant in UTC).
     pub fn parse(text: &str) -> Result<Self, TimeError> {
-        let dt = DateTime::parse_from_rfc3339(text.trim())
-            .map_err(|_| TimeError::Malformed(text.to_string()))?;
-        let nanos = dt
-            .with_timezone(&Utc)
-            .timestamp_nanos_opt()
-            .ok_or_else(|| TimeError::OutOfRange(text.to_string()))?;
+        let dt = DateTime::parse_from_rfc3339(text.trim()).map_err(|_| TimeError::Malformed(text.to_string()))?;
+        let nanos =
+            dt.with_timezone(&Utc).timestamp_nanos_opt().ok_or_else(|| TimeError::OutOfRange(text.to_string()))?;
         Self::from_nanos(nanos).map_err(|_| TimeError::OutOfRange(text.to_string()))
     }
 
     /// Milliseconds since the epoch, as some audit logs write times.
     pub fn from_millis(ms: i64) -> Result<Self, TimeError> {
-        ms.checked_mul(1_000_000)
-            .ok_or_else(|| TimeError::OutOfRange(ms.to_string()))
-            .and_then(Self::from_nanos)
+        ms.checked_mul(1_000_000).ok_or_else(|| TimeError::OutOfRange(ms.to_string())).and_then(Self::from_nanos)
     }
 
     /// Whole seconds since the epoch (rounded down).
@@ -78,8 +73,7 @@ impl Timestamp {
 
     /// The RFC 3339 form in UTC with `Z`, with as many fraction digits as needed (0, 3, 6 or 9).
     pub fn to_rfc3339(self) -> String {
-        Utc.timestamp_nanos(self.0)
-            .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+        Utc.timestamp_nanos(self.0).to_rfc3339_opts(SecondsFormat::AutoSi, true)
     }
 
     /// Adds a duration in nanoseconds, saturating at the accepted range.
@@ -115,9 +109,7 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
         .find(|c: char| !c.is_ascii_digit())
         .ok_or_else(|| format!("duration `{text}` has no unit (use s, m, h, d, w or y)"))?;
     let (num, unit) = t.split_at(split);
-    let n: i64 = num
-        .parse()
-        .map_err(|_| format!("duration `{text}` does not start with a whole number"))?;
+    let n: i64 = num.parse().map_err(|_| format!("duration `{text}` does not start with a whole number"))?;
     let secs: i64 = match unit {
         "s" => 1,
         "m" => 60,
@@ -125,11 +117,7 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
         "d" => 86_400,
         "w" => 7 * 86_400,
         "y" => 365 * 86_400,
-        _ => {
-            return Err(format!(
-                "duration `{text}` has unknown unit `{unit}` (use s, m, h, d, w or y)"
-            ))
-        }
+        _ => return Err(format!("duration `{text}` has unknown unit `{unit}` (use s, m, h, d, w or y)")),
     };
     n.checked_mul(secs)
         .and_then(|s| s.checked_mul(1_000_000_000))
@@ -151,22 +139,10 @@ mod tests {
 
     #[test]
     fn refuses_malformed_and_out_of_range() {
-        assert!(matches!(
-            Timestamp::parse("yesterday"),
-            Err(TimeError::Malformed(_))
-        ));
-        assert!(matches!(
-            Timestamp::parse("2026-03-02 10:05:00"),
-            Err(TimeError::Malformed(_))
-        ));
-        assert!(matches!(
-            Timestamp::parse("1969-12-31T23:59:59Z"),
-            Err(TimeError::OutOfRange(_))
-        ));
-        assert!(matches!(
-            Timestamp::parse("2300-01-01T00:00:00Z"),
-            Err(TimeError::OutOfRange(_))
-        ));
+        assert!(matches!(Timestamp::parse("yesterday"), Err(TimeError::Malformed(_))));
+        assert!(matches!(Timestamp::parse("2026-03-02 10:05:00"), Err(TimeError::Malformed(_))));
+        assert!(matches!(Timestamp::parse("1969-12-31T23:59:59Z"), Err(TimeError::OutOfRange(_))));
+        assert!(matches!(Timestamp::parse("2300-01-01T00:00:00Z"), Err(TimeError::OutOfRange(_))));
     }
 
     #[test]

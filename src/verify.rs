@@ -37,16 +37,10 @@ pub struct Finding {
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.seq, self.segment, self.offset) {
-            (Some(s), Some(g), Some(o)) => write!(
-                f,
-                "entry {s} (segment {g}, offset {o}): [{}] {}",
-                self.kind, self.message
-            ),
-            (None, Some(g), Some(o)) => write!(
-                f,
-                "segment {g}, offset {o}: [{}] {}",
-                self.kind, self.message
-            ),
+            (Some(s), Some(g), Some(o)) => {
+                write!(f, "entry {s} (segment {g}, offset {o}): [{}] {}", self.kind, self.message)
+            }
+            (None, Some(g), Some(o)) => write!(f, "segment {g}, offset {o}: [{}] {}", self.kind, self.message),
             (Some(s), _, _) => write!(f, "entry {s}: [{}] {}", self.kind, self.message),
             _ => write!(f, "[{}] {}", self.kind, self.message),
         }
@@ -62,6 +56,8 @@ pub struct VerifyOptions<'a> {
     pub head: Option<(u64, Hash)>,
     /// Called with the number of entries checked so far.
     pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    /// Checkpoints (tree size, root) the auditor kept: the ledger must still contain each tree.
+    pub checkpoints: Vec<(u64, Hash)>,
 }
 
 /// How many fields one redaction entry accounts for.
@@ -91,6 +87,11 @@ pub struct Report {
     pub redacted_fields: u64,
     pub redactions: Vec<RedactionSummary>,
     pub keys: Vec<String>,
+    /// Every public key the ledger ever authorised (custody-ed25519 text).
+    pub public_keys: Vec<String>,
+    /// RFC 6962 root of the whole ledger (over entry hashes), computed from the log.
+    #[serde(serialize_with = "ser_hex_opt")]
+    pub tree_root: Option<Hash>,
     #[serde(skip)]
     pub tail: Tail,
 }
@@ -99,6 +100,14 @@ fn ser_hex_opt<S: serde::Serializer>(h: &Option<Hash>, s: S) -> Result<S::Ok, S:
     match h {
         Some(h) => s.serialize_str(&hex::encode(h)),
         None => s.serialize_none(),
+    }
+}
+
+impl Report {
+    /// Adds a finding found outside the log walk (e.g. a checkpoint's signature).
+    pub fn fail(&mut self, kind: &'static str, message: String) {
+        self.findings.push(Finding { seq: None, segment: None, offset: None, kind, message });
+        self.intact = false;
     }
 }
 
@@ -132,7 +141,9 @@ pub fn check_content(e: &Entry, withheld_ok: bool) -> (Vec<Violation>, Vec<(Fiel
                 if *by <= seq {
                     problems.push(Violation {
                         kind: "redaction",
-                        message: format!("entry {seq}: field `{f}` claims redaction by entry {by}, which is not later than it"),
+                        message: format!(
+                            "entry {seq}: field `{f}` claims redaction by entry {by}, which is not later than it"
+                        ),
                     });
                 } else {
                     redacted.push((*f, *by));
@@ -153,9 +164,7 @@ pub fn check_content(e: &Entry, withheld_ok: bool) -> (Vec<Violation>, Vec<(Fiel
         if !c.commitments.contains_key(f) {
             problems.push(Violation {
                 kind: "content",
-                message: format!(
-                    "entry {seq}: carries a value for field `{f}`, which it never committed to"
-                ),
+                message: format!("entry {seq}: carries a value for field `{f}`, which it never committed to"),
             });
         }
     }
@@ -164,10 +173,7 @@ pub fn check_content(e: &Entry, withheld_ok: bool) -> (Vec<Violation>, Vec<(Fiel
     if problems.is_empty() {
         if let Some(rec) = c.to_record(&e.openings, Some("[not shown]")) {
             if let Err(err) = rec.validate_with(seq, false) {
-                problems.push(Violation {
-                    kind: "record",
-                    message: format!("entry {seq}: {err}"),
-                });
+                problems.push(Violation { kind: "record", message: format!("entry {seq}: {err}") });
             }
         }
     }
@@ -177,9 +183,9 @@ pub fn check_content(e: &Entry, withheld_ok: bool) -> (Vec<Violation>, Vec<(Fiel
 /// Checks a redaction marker against the redaction entry it names.
 pub fn redaction_covers(c: &Control, seq: u64, mask: FieldMask) -> bool {
     match c {
-        Control::Redact { ranges, .. } => ranges
-            .iter()
-            .any(|r| r.first <= seq && seq <= r.last && (r.mask.0 & mask.0) == mask.0),
+        Control::Redact { ranges, .. } => {
+            ranges.iter().any(|r| r.first <= seq && seq <= r.last && (r.mask.0 & mask.0) == mask.0)
+        }
         _ => false,
     }
 }
@@ -210,12 +216,7 @@ pub fn verify_ledger(dir: &Path, opts: &VerifyOptions<'_>) -> Result<Report, Log
                     v.chunk(std::mem::take(&mut chunk));
                 }
             }
-            ScanItem::Damage {
-                segment,
-                offset,
-                problem,
-                ..
-            } => {
+            ScanItem::Damage { segment, offset, problem, .. } => {
                 v.chunk(std::mem::take(&mut chunk));
                 // The damaged frame is where the next expected entry should be.
                 let expected = v.state.next_seq;
@@ -227,11 +228,7 @@ pub fn verify_ledger(dir: &Path, opts: &VerifyOptions<'_>) -> Result<Report, Log
                     message: format!("{problem} (entry {expected} was expected here)"),
                 });
             }
-            ScanItem::BadSegment {
-                segment,
-                path,
-                problem,
-            } => {
+            ScanItem::BadSegment { segment, path, problem } => {
                 v.chunk(std::mem::take(&mut chunk));
                 v.find(Finding {
                     seq: None,
@@ -248,8 +245,7 @@ pub fn verify_ledger(dir: &Path, opts: &VerifyOptions<'_>) -> Result<Report, Log
     if let Some(id) = v.state.ledger_id {
         for (seg, path) in crate::log::list_segments(&log_dir)? {
             let mut hdr = [0u8; crate::log::SEGMENT_HEADER_LEN as usize];
-            let read = std::fs::File::open(&path)
-                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut hdr));
+            let read = std::fs::File::open(&path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut hdr));
             if let (Ok(()), Ok(h)) = (read, crate::log::SegmentHeader::decode(&hdr)) {
                 if h.ledger_id != id {
                     v.find(Finding {
@@ -284,6 +280,9 @@ struct Walk<'a> {
     head_at: Option<Hash>,
     genesis_key: Option<PublicKey>,
     trust: &'static str,
+    frontier: crate::checkpoint::Frontier,
+    /// Roots seen at the sizes of the auditor's checkpoints.
+    roots_at: BTreeMap<u64, Hash>,
 }
 
 impl<'a> Walk<'a> {
@@ -300,6 +299,8 @@ impl<'a> Walk<'a> {
             head_at: None,
             genesis_key: None,
             trust: "first-use",
+            frontier: Default::default(),
+            roots_at: BTreeMap::new(),
         }
     }
 
@@ -328,17 +329,12 @@ impl<'a> Walk<'a> {
         let decoded: Vec<Decoded> = frames
             .into_par_iter()
             .map(|frame| {
-                let entry = Entry::decode(&frame.signed, frame.signature, &frame.openings)
-                    .map_err(|e| e.to_string());
+                let entry = Entry::decode(&frame.signed, frame.signature, &frame.openings).map_err(|e| e.to_string());
                 let content = match &entry {
                     Ok(e) => check_content(e, false),
                     Err(_) => (Vec::new(), Vec::new()),
                 };
-                Decoded {
-                    frame,
-                    entry,
-                    content,
-                }
+                Decoded { frame, entry, content }
             })
             .collect();
         // Signature jobs since the last flush: (index in `decoded`, key).
@@ -353,10 +349,7 @@ impl<'a> Walk<'a> {
                     self.at(
                         &fr,
                         None,
-                        Violation {
-                            kind: "decode",
-                            message: format!("signed bytes do not decode: {msg}"),
-                        },
+                        Violation { kind: "decode", message: format!("signed bytes do not decode: {msg}") },
                     );
                     continue;
                 }
@@ -409,11 +402,7 @@ impl<'a> Walk<'a> {
             for (by, m) in marks {
                 let runs = self.pending.entry(by).or_default();
                 match runs.last_mut() {
-                    Some((_, last, mask, inc))
-                        if *last + 1 == seq && *mask == m && *inc == incident =>
-                    {
-                        *last = seq
-                    }
+                    Some((_, last, mask, inc)) if *last + 1 == seq && *mask == m && *inc == incident => *last = seq,
                     _ => runs.push((seq, seq, m, incident.clone())),
                 }
             }
@@ -422,6 +411,10 @@ impl<'a> Walk<'a> {
             }
             self.state.advance(e);
             self.entries += 1;
+            self.frontier.push(e);
+            if self.opts.checkpoints.iter().any(|(size, _)| *size == self.frontier.size()) {
+                self.roots_at.insert(self.frontier.size(), self.frontier.root());
+            }
             if let Some((size, _)) = self.opts.head {
                 if size > 0 && seq == size - 1 {
                     self.head_at = Some(e.hash);
@@ -457,18 +450,8 @@ impl<'a> Walk<'a> {
         for i in &bad {
             if let Ok(e) = &decoded[*i].entry {
                 let fr = decoded[*i].frame.clone();
-                let msg = format!(
-                    "signature by key {} does not verify",
-                    hex::encode(e.header().key_id)
-                );
-                self.at(
-                    &fr,
-                    Some(e.seq()),
-                    Violation {
-                        kind: "signature",
-                        message: msg,
-                    },
-                );
+                let msg = format!("signature by key {} does not verify", hex::encode(e.header().key_id));
+                self.at(&fr, Some(e.seq()), Violation { kind: "signature", message: msg });
             }
         }
         jobs.clear();
@@ -477,11 +460,7 @@ impl<'a> Walk<'a> {
 
     fn resolve_redaction(&mut self, seq: u64, c: &Control, valid: bool, fr: &RawFrame) {
         let runs = self.pending.remove(&seq).unwrap_or_default();
-        let mut summary = RedactionSummary {
-            redaction_seq: seq,
-            fields: 0,
-            entries: 0,
-        };
+        let mut summary = RedactionSummary { redaction_seq: seq, fields: 0, entries: 0 };
         for (first, last, mask, incident) in runs {
             if let Some(h) = self.state.holds.get(&incident).filter(|_| valid) {
                 self.find(Finding {
@@ -500,11 +479,7 @@ impl<'a> Walk<'a> {
                     summary.fields += mask.fields().count() as u64;
                     summary.entries += 1;
                 } else {
-                    let why = if valid {
-                        "which does not cover it"
-                    } else {
-                        "which is not a valid redaction entry"
-                    };
+                    let why = if valid { "which does not cover it" } else { "which is not a valid redaction entry" };
                     self.find(Finding {
                         seq: Some(n),
                         segment: None,
@@ -539,15 +514,7 @@ impl<'a> Walk<'a> {
                 });
             }
         }
-        if let Tail::Torn {
-            segment,
-            offset,
-            bytes,
-            incomplete_batch_frames,
-            problem,
-            ..
-        } = &tail
-        {
+        if let Tail::Torn { segment, offset, bytes, incomplete_batch_frames, problem, .. } = &tail {
             self.warnings.push(format!(
                 "torn tail in segment {segment} at offset {offset}: {bytes} bytes ({incomplete_batch_frames} complete frames of an unfinished batch; {problem}). It was never acknowledged; opening the ledger for writing moves it to quarantine/"
             ));
@@ -581,6 +548,32 @@ impl<'a> Walk<'a> {
                 });
             }
         }
+        for (size, root) in &self.opts.checkpoints {
+            match self.roots_at.get(size) {
+                None => self.find(Finding {
+                    seq: Some(self.frontier.size()),
+                    segment: None,
+                    offset: None,
+                    kind: "checkpoint",
+                    message: format!(
+                        "the checkpoint covers {size} entries but the log holds {}: the ledger was truncated or rolled back since it was issued",
+                        self.frontier.size()
+                    ),
+                }),
+                Some(r) if r != root => self.find(Finding {
+                    seq: Some(size - 1),
+                    segment: None,
+                    offset: None,
+                    kind: "checkpoint",
+                    message: format!(
+                        "the log's tree of {size} entries has root {}, not the checkpoint's {}: entries before {size} were rewritten (or the ledger forked) since the checkpoint was issued",
+                        hex::encode(r),
+                        hex::encode(root)
+                    ),
+                }),
+                Some(_) => {}
+            }
+        }
         if self.entries == 0 && self.findings.is_empty() {
             self.find(Finding {
                 seq: None,
@@ -591,21 +584,23 @@ impl<'a> Walk<'a> {
             });
         }
         if self.opts.trust.is_none() && self.genesis_key.is_some() {
-            self.warnings.push(
-                "the genesis key was trusted on first use; pass --trust PUBKEY to pin it".into(),
-            );
+            self.warnings.push("the genesis key was trusted on first use; pass --trust PUBKEY to pin it".into());
         }
         let keys = self
             .state
             .keys
             .iter()
             .map(|(id, k)| match k.retired_at {
-                Some(r) => format!(
-                    "{id} ({}, added at entry {}, retired at entry {r})",
-                    k.label, k.added_at
-                ),
+                Some(r) => format!("{id} ({}, added at entry {}, retired at entry {r})", k.label, k.added_at),
                 None => format!("{id} ({}, added at entry {})", k.label, k.added_at),
             })
+            .collect();
+        let public_keys = self
+            .state
+            .keys
+            .values()
+            .filter_map(|k| PublicKey::from_bytes(&k.public_key).ok())
+            .map(|k| k.to_text())
             .collect();
         let redactions: Vec<RedactionSummary> = self.redactions.into_values().collect();
         Report {
@@ -621,8 +616,10 @@ impl<'a> Walk<'a> {
             findings_omitted: self.omitted,
             warnings: self.warnings,
             redacted_fields: redactions.iter().map(|r| r.fields).sum(),
+            tree_root: (self.entries > 0).then(|| self.frontier.root()),
             redactions,
             keys,
+            public_keys,
             tail,
         }
     }

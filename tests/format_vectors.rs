@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 
 use custody::commit::{FixedSalts, Opening, Openings};
 use custody::entry::{
-    seal, Body, Control, Entry, Header, RedactMode, RedactRange, SignedBody, Unsigned,
-    FORMAT_VERSION,
+    seal, Body, Control, Entry, Header, RedactMode, RedactRange, SignedBody, Unsigned, FORMAT_VERSION,
 };
 use custody::log::{entry_frame, SegmentHeader, FLAG_END_OF_BATCH};
 use custody::record::Record;
@@ -34,14 +33,7 @@ struct Builder {
 }
 
 impl Builder {
-    fn push(
-        &mut self,
-        name: &str,
-        time: &str,
-        body: Body,
-        openings: Openings,
-        record: Option<Value>,
-    ) -> Entry {
+    fn push(&mut self, name: &str, time: &str, body: Body, openings: Openings, record: Option<Value>) -> Entry {
         let mut body = body;
         if let Body::Change(c) = &mut body {
             c.incident_prev = self.incident.get(&c.incident).copied();
@@ -53,11 +45,7 @@ impl Builder {
             ledger_time: t(time),
             prev_hash: self.prev,
             key_id: self.key.public().key_id(),
-            submitter: if self.seq == 2 {
-                Some("soar-prod".into())
-            } else {
-                None
-            },
+            submitter: if self.seq == 2 { Some("soar-prod".into()) } else { None },
         };
         let e = Unsigned::new(SignedBody { header, body }, openings).sign(&self.key);
         if let Some(c) = e.change() {
@@ -97,21 +85,11 @@ impl Builder {
 fn build() -> Value {
     let key = SecretKey::from_seed(&SEED);
     let pk = key.public();
-    let mut b = Builder {
-        key,
-        prev: [0; 32],
-        seq: 0,
-        incident: BTreeMap::new(),
-        out: Vec::new(),
-        frames: Vec::new(),
-    };
+    let mut b = Builder { key, prev: [0; 32], seq: 0, incident: BTreeMap::new(), out: Vec::new(), frames: Vec::new() };
     b.push(
         "genesis",
         "2026-03-02T09:00:00Z",
-        Body::Control(Control::LedgerInit {
-            name: "vectors".into(),
-            public_key: pk.to_bytes(),
-        }),
+        Body::Control(Control::LedgerInit { name: "vectors".into(), public_key: pk.to_bytes() }),
         Openings::default(),
         None,
     );
@@ -127,13 +105,7 @@ fn build() -> Value {
         "attributes": {"playbook": "leaked-key-v3"}});
     let rec = Record::from_value(full.clone()).unwrap();
     let (ch, op) = seal(&rec, None, &mut FixedSalts(1));
-    b.push(
-        "change-all-fields",
-        "2026-03-02T10:06:00Z",
-        Body::Change(ch),
-        op,
-        Some(full),
-    );
+    b.push("change-all-fields", "2026-03-02T10:06:00Z", Body::Change(ch), op, Some(full));
     let minimal = json!({"incident": "INC-2026-0042", "action": "revoke",
         "actor": {"id": "soar-playbook", "kind": "service"},
         "target": {"id": "carol@corp.example", "kind": "human", "system": "aws-iam"},
@@ -141,21 +113,12 @@ fn build() -> Value {
         "reason": "end the emergency grant", "outcome": {"status": "success"}, "refs": [1]});
     let rec = Record::from_value(minimal.clone()).unwrap();
     let (ch, op) = seal(&rec, None, &mut FixedSalts(0x40));
-    b.push(
-        "change-minimal-no-approval-submitter",
-        "2026-03-02T11:00:00Z",
-        Body::Change(ch),
-        op,
-        Some(minimal),
-    );
+    b.push("change-minimal-no-approval-submitter", "2026-03-02T11:00:00Z", Body::Change(ch), op, Some(minimal));
     let second = SecretKey::from_seed(&[0x22; 32]);
     b.push(
         "key-add",
         "2026-03-02T11:01:00Z",
-        Body::Control(Control::KeyAdd {
-            public_key: second.public().to_bytes(),
-            label: "soar-prod".into(),
-        }),
+        Body::Control(Control::KeyAdd { public_key: second.public().to_bytes(), label: "soar-prod".into() }),
         Openings::default(),
         None,
     );
@@ -178,19 +141,11 @@ fn build() -> Value {
         None,
     );
     let _ = e;
-    let mut segment = SegmentHeader {
-        ledger_id: LEDGER_ID,
-        first_seq: 0,
-    }
-    .encode()
-    .to_vec();
+    let mut segment = SegmentHeader { ledger_id: LEDGER_ID, first_seq: 0 }.encode().to_vec();
     segment.extend_from_slice(&b.frames);
     // Entry 1 after the redaction was applied: its reason opening replaced by a marker.
-    let mut redacted =
-        Openings::decode(&hex::decode(b.out[1]["openings"].as_str().unwrap()).unwrap()).unwrap();
-    redacted
-        .0
-        .insert(custody::commit::Field::Reason, Opening::Redacted { by: 4 });
+    let mut redacted = Openings::decode(&hex::decode(b.out[1]["openings"].as_str().unwrap()).unwrap()).unwrap();
+    redacted.0.insert(custody::commit::Field::Reason, Opening::Redacted { by: 4 });
     json!({
         "description": "custody format v1 test vectors; see docs/FORMAT.md, section Test vectors",
         "key_seed": hex::encode(SEED),
@@ -209,16 +164,14 @@ fn vectors_match_the_code() {
     let built = build();
     if std::env::var("CUSTODY_WRITE_VECTORS").is_ok() {
         std::fs::create_dir_all(std::path::Path::new(VECTORS).parent().unwrap()).unwrap();
-        std::fs::write(
-            VECTORS,
-            serde_json::to_string_pretty(&built).unwrap() + "\n",
-        )
-        .unwrap();
+        std::fs::write(VECTORS, serde_json::to_string_pretty(&built).unwrap() + "\n").unwrap();
     }
     let committed: Value =
-        serde_json::from_str(&std::fs::read_to_string(VECTORS).expect("docs/vectors/entries.json"))
-            .unwrap();
-    assert_eq!(committed, built, "the code no longer produces the committed vectors: a change to signed bytes needs a new format version");
+        serde_json::from_str(&std::fs::read_to_string(VECTORS).expect("docs/vectors/entries.json")).unwrap();
+    assert_eq!(
+        committed, built,
+        "the code no longer produces the committed vectors: a change to signed bytes needs a new format version"
+    );
 }
 
 /// An independent check of the committed bytes: decode, re-hash, verify signatures and commitments
@@ -230,28 +183,17 @@ fn vectors_verify_from_the_file_alone() {
     let mut prev = [0u8; 32];
     for e in v["entries"].as_array().unwrap() {
         let signed = hex::decode(e["signed_bytes"].as_str().unwrap()).unwrap();
-        let sig: [u8; 64] = hex::decode(e["signature"].as_str().unwrap())
-            .unwrap()
-            .try_into()
-            .unwrap();
+        let sig: [u8; 64] = hex::decode(e["signature"].as_str().unwrap()).unwrap().try_into().unwrap();
         let openings = hex::decode(e["openings"].as_str().unwrap()).unwrap();
         let entry = Entry::decode(&signed, sig, &openings).unwrap();
         assert_eq!(hex::encode(entry.hash), e["entry_hash"].as_str().unwrap());
         assert_eq!(entry.header().prev_hash, prev);
         assert!(pk.verify(&custody::entry::signature_message(&entry.hash), &sig));
-        assert_eq!(
-            entry.signed.encode(),
-            signed,
-            "re-encoding gives the same bytes"
-        );
+        assert_eq!(entry.signed.encode(), signed, "re-encoding gives the same bytes");
         let (problems, _) = custody::verify::check_content(&entry, false);
         assert!(problems.is_empty(), "{problems:?}");
         if let Some(rec) = e.get("record").filter(|r| !r.is_null()) {
-            let back = entry
-                .change()
-                .unwrap()
-                .to_record(&entry.openings, None)
-                .unwrap();
+            let back = entry.change().unwrap().to_record(&entry.openings, None).unwrap();
             assert_eq!(back, Record::from_value(rec.clone()).unwrap());
         }
         prev = entry.hash;

@@ -49,9 +49,7 @@ pub fn rec(i: usize) -> Record {
 /// the test instead of stalling the run.
 pub fn custody() -> Command {
     let mut c = Command::cargo_bin("custody").expect("the custody binary is built for tests");
-    c.env_remove("CUSTODY_LEDGER")
-        .env_remove("CUSTODY_KEY")
-        .timeout(Duration::from_secs(60));
+    c.env_remove("CUSTODY_LEDGER").env_remove("CUSTODY_KEY").timeout(Duration::from_secs(60));
     c
 }
 
@@ -76,11 +74,7 @@ pub fn run(mut cmd: Command) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
-    assert!(
-        !run.stderr.contains("panicked"),
-        "custody panicked:\n{}",
-        run.stderr
-    );
+    assert!(!run.stderr.contains("panicked"), "custody panicked:\n{}", run.stderr);
     run
 }
 
@@ -116,25 +110,20 @@ impl TestLedger {
     }
 
     pub fn open(&self) -> Ledger {
-        Ledger::open(&self.dir, &OpenOptions::default())
-            .expect("open ledger")
-            .0
+        Ledger::open(&self.dir, &OpenOptions::default()).expect("open ledger").0
     }
 
     /// Appends `record(i)` for each `i`, one append (one batch) each.
     pub fn append_each(&self, range: Range<usize>) -> Vec<Receipt> {
         let l = self.open();
         let key = self.key();
-        range
-            .map(|i| l.append(&key, rec(i), None).expect("append"))
-            .collect()
+        range.map(|i| l.append(&key, rec(i), None).expect("append")).collect()
     }
 
     /// Appends `record(i)` for each `i` as one batch.
     pub fn append_batch(&self, range: Range<usize>) -> Vec<Receipt> {
         let l = self.open();
-        l.append_batch(&self.key(), range.map(rec).collect(), None)
-            .expect("append batch")
+        l.append_batch(&self.key(), range.map(rec).collect(), None).expect("append batch")
     }
 
     /// A `custody SUB... --ledger DIR` command.
@@ -157,10 +146,7 @@ impl TestLedger {
         c.args(extra);
         let r = run(c);
         let report: Value = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| {
-            panic!(
-                "verify printed no JSON report ({e}); exit {}\nstdout:\n{}\nstderr:\n{}",
-                r.code, r.stdout, r.stderr
-            )
+            panic!("verify printed no JSON report ({e}); exit {}\nstdout:\n{}\nstderr:\n{}", r.code, r.stdout, r.stderr)
         });
         (r.code, report)
     }
@@ -171,10 +157,7 @@ impl TestLedger {
         c.args(filter);
         let r = run(c);
         assert_eq!(r.code, 0, "custody log failed: {}", r.stderr);
-        r.stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("log line is JSON"))
-            .collect()
+        r.stdout.lines().map(|l| serde_json::from_str(l).expect("log line is JSON")).collect()
     }
 
     /// The newest segment file.
@@ -210,12 +193,7 @@ pub fn assert_finding<'a>(code: i32, report: &'a Value, kind: &str, seq: u64) ->
 pub fn assert_intact(code: i32, report: &Value) -> Vec<String> {
     assert_eq!(code, 0, "verify should exit 0: {report:#}");
     assert_eq!(report["intact"], true, "{report:#}");
-    report["warnings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|w| w.as_str().unwrap_or_default().to_string())
-        .collect()
+    report["warnings"].as_array().into_iter().flatten().map(|w| w.as_str().unwrap_or_default().to_string()).collect()
 }
 
 /// A segment file split into its header and its frames (as stored bytes).
@@ -247,15 +225,8 @@ pub fn frame_ranges(bytes: &[u8]) -> Vec<Range<usize>> {
 impl Segment {
     pub fn read(path: &Path) -> Self {
         let bytes = std::fs::read(path).expect("read segment");
-        let frames = frame_ranges(&bytes)
-            .into_iter()
-            .map(|r| bytes[r].to_vec())
-            .collect();
-        Segment {
-            path: path.to_path_buf(),
-            header: bytes[..SEGMENT_HEADER_LEN as usize].to_vec(),
-            frames,
-        }
+        let frames = frame_ranges(&bytes).into_iter().map(|r| bytes[r].to_vec()).collect();
+        Segment { path: path.to_path_buf(), header: bytes[..SEGMENT_HEADER_LEN as usize].to_vec(), frames }
     }
 
     pub fn bytes(&self) -> Vec<u8> {
@@ -299,11 +270,7 @@ pub fn parts(frame: &[u8]) -> Parts {
     let signed = 13..13 + slen;
     let signature = signed.end..signed.end + 64;
     let openings = signature.end..frame.len() - 4;
-    Parts {
-        signed,
-        signature,
-        openings,
-    }
+    Parts { signed, signature, openings }
 }
 
 /// Recomputes a frame's CRC-32 (IEEE) over flags || len || payload, as an attacker who knows the
@@ -347,32 +314,18 @@ pub fn forge_next(ledger: &TestLedger, key: &SecretKey, incident: &str) -> (u64,
         key_id: key.public().key_id(),
         submitter: None,
     };
-    let e = Unsigned::new(
-        SignedBody {
-            header,
-            body: Body::Change(change),
-        },
-        openings,
-    )
-    .sign(key);
+    let e = Unsigned::new(SignedBody { header, body: Body::Change(change) }, openings).sign(key);
     (head.size, entry_frame(FLAG_END_OF_BATCH, &e))
 }
 
 /// Appends raw bytes to a file (for forged frames and torn writes).
 pub fn append_bytes(path: &Path, bytes: &[u8]) {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .expect("open for append");
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).expect("open for append");
     f.write_all(bytes).expect("append bytes");
 }
 
 /// Truncates a file to `len` bytes.
 pub fn truncate(path: &Path, len: u64) {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .and_then(|f| f.set_len(len))
-        .expect("truncate");
+    std::fs::OpenOptions::new().write(true).open(path).and_then(|f| f.set_len(len)).expect("truncate");
 }

@@ -17,13 +17,7 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct LedgerArg {
     /// Ledger directory [env: CUSTODY_LEDGER, default: ./custody-ledger]
-    #[arg(
-        long,
-        env = "CUSTODY_LEDGER",
-        default_value = "custody-ledger",
-        hide_default_value = true,
-        hide_env = true
-    )]
+    #[arg(long, env = "CUSTODY_LEDGER", default_value = "custody-ledger", hide_default_value = true, hide_env = true)]
     pub ledger: PathBuf,
     /// Seconds to wait for another process that holds the ledger
     #[arg(long, default_value_t = 30)]
@@ -74,8 +68,102 @@ pub enum Command {
         /// A size and head hash noted earlier (SIZE:HASH): detects truncation and rewrite since
         #[arg(long)]
         head: Option<String>,
+        /// A signed checkpoint kept earlier: the ledger must still contain that tree
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// Witness vkey whose cosignature on the checkpoint counts (repeatable)
+        #[arg(long = "witness", requires = "checkpoint")]
+        witnesses: Vec<String>,
+        /// How many witness cosignatures the checkpoint needs
+        #[arg(long, default_value_t = 0, requires = "checkpoint")]
+        quorum: usize,
         #[arg(long)]
         json: bool,
+    },
+    /// Issue a signed checkpoint (C2SP signed note) of the ledger's Merkle tree; kept in checkpoints/
+    Checkpoint {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        key: KeyArg,
+        /// Also write the checkpoint to this file
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write an inclusion proof (--seq) or a consistency proof (--from OLD_CHECKPOINT) as JSON
+    Prove {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        /// Prove that this entry is in the tree
+        #[arg(long, conflicts_with = "from", required_unless_present = "from")]
+        seq: Option<u64>,
+        /// Tree size to prove against (default: the latest checkpoint)
+        #[arg(long, requires = "seq")]
+        size: Option<u64>,
+        /// Prove that the tree of this old checkpoint is a prefix of the latest checkpoint's tree
+        #[arg(long)]
+        from: Option<PathBuf>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a proof offline from the proof file, a checkpoint and the ledger's public key
+    VerifyProof {
+        #[arg(long)]
+        proof: PathBuf,
+        /// The signed checkpoint the proof is against (default: the one inside the proof file)
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// For a consistency proof: the old checkpoint (default: the one inside the proof file)
+        #[arg(long)]
+        old_checkpoint: Option<PathBuf>,
+        /// The ledger's public key (custody-ed25519:HEX or a key file)
+        #[arg(long = "key")]
+        key: String,
+        /// Witness vkey whose cosignature counts (repeatable)
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
+        #[arg(long, default_value_t = 0)]
+        quorum: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// As a witness: cosign a checkpoint if it consistently extends the last one you cosigned
+    Cosign {
+        /// The witness's private key file (from `custody keygen`)
+        #[arg(long)]
+        witness_key: PathBuf,
+        /// The witness's name in its vkey and cosignature lines
+        #[arg(long, default_value = "custody-witness")]
+        name: String,
+        /// The checkpoint to cosign
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Where the witness remembers what it cosigned
+        #[arg(long, default_value = "custody-witness")]
+        state: PathBuf,
+        /// The ledger's public key (required the first time; pinned afterwards)
+        #[arg(long)]
+        ledger_key: Option<String>,
+        /// Take the consistency proof from this ledger directory
+        #[arg(long, conflicts_with = "proof")]
+        ledger: Option<PathBuf>,
+        /// Or from a consistency proof file (`custody prove --from`)
+        #[arg(long)]
+        proof: Option<PathBuf>,
+        /// Write the cosigned checkpoint here (default: stdout)
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the C2SP vkey of a key: a ledger key under its origin, or a witness key under a name
+    Vkey {
+        #[command(flatten)]
+        key: KeyArg,
+        /// Witness name (prints a cosignature vkey)
+        #[arg(long, conflicts_with = "ledger")]
+        witness: Option<String>,
+        /// Ledger directory (prints the ledger key's vkey under the ledger's origin)
+        #[arg(long)]
+        ledger: Option<PathBuf>,
     },
     /// List entries, optionally filtered
     Log {

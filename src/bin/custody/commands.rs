@@ -14,10 +14,7 @@ use custody::sign::{PublicKey, SecretKey};
 use custody::time::Timestamp;
 use custody::verify::{verify_ledger, VerifyOptions};
 
-use crate::args::{
-    AppendArgs, Command, FilterArgs, HoldCommand, KeyCommand, LedgerArg, RecordFlags,
-    RetentionCommand,
-};
+use crate::args::{AppendArgs, Command, FilterArgs, HoldCommand, KeyCommand, LedgerArg, RecordFlags, RetentionCommand};
 use crate::output::{entry_line, json_line, line, progress};
 use crate::Outcome;
 use custody::commit::Field;
@@ -26,25 +23,41 @@ use custody::redact::Authority;
 pub fn run(cmd: Command) -> anyhow::Result<Outcome> {
     match cmd {
         Command::Keygen { out, json } => keygen(&out, json),
-        Command::Init {
-            ledger,
-            key,
-            name,
-            json,
-        } => init(&ledger, &key.key, &name, json),
+        Command::Init { ledger, key, name, json } => init(&ledger, &key.key, &name, json),
         Command::Key(k) => key_cmd(k),
         Command::Append(a) => append(a),
-        Command::Verify {
-            ledger,
-            trust,
-            head,
-            json,
-        } => verify(&ledger, trust.as_deref(), head.as_deref(), json),
-        Command::Log {
-            ledger,
-            filter,
-            json,
-        } => log(&ledger, &filter, json),
+        Command::Verify { ledger, trust, head, checkpoint, witnesses, quorum, json } => {
+            verify(&ledger, trust.as_deref(), head.as_deref(), checkpoint.as_deref(), &witnesses, quorum, json)
+        }
+        Command::Checkpoint { ledger, key, out } => crate::proofs::checkpoint(&ledger, &key.key, out.as_deref()),
+        Command::Prove { ledger, seq, size, from, out } => {
+            crate::proofs::prove(&ledger, seq, size, from.as_deref(), out.as_deref())
+        }
+        Command::VerifyProof { proof, checkpoint, old_checkpoint, key, witnesses, quorum, json } => {
+            crate::proofs::verify_proof(
+                &proof,
+                checkpoint.as_deref(),
+                old_checkpoint.as_deref(),
+                &key,
+                &witnesses,
+                quorum,
+                json,
+            )
+        }
+        Command::Cosign { witness_key, name, checkpoint, state, ledger_key, ledger, proof, out } => {
+            crate::proofs::cosign(
+                &witness_key,
+                &name,
+                &checkpoint,
+                &state,
+                ledger_key.as_deref(),
+                ledger.as_deref(),
+                proof.as_deref(),
+                out.as_deref(),
+            )
+        }
+        Command::Vkey { key, witness, ledger } => crate::proofs::vkey(&key.key, witness.as_deref(), ledger.as_deref()),
+        Command::Log { ledger, filter, json } => log(&ledger, &filter, json),
         Command::Head { ledger, json } => head(&ledger, json),
         Command::Reindex { ledger } => {
             let l = open(&ledger)?;
@@ -53,39 +66,24 @@ pub fn run(cmd: Command) -> anyhow::Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Demo { dir } => crate::demo::run(dir),
-        Command::Redact {
-            ledger,
-            key,
-            seqs,
-            fields,
-            reason,
-            authority,
-            approved_by,
-            json,
-        } => {
+        Command::Redact { ledger, key, seqs, fields, reason, authority, approved_by, json } => {
             let fields = fields
                 .iter()
                 .map(|f| f.parse::<Field>().map_err(anyhow::Error::msg))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let k = load_key(&key.key)?;
             let l = open(&ledger)?;
-            let out = l.redact(
-                &k,
-                &seqs,
-                &fields,
-                &Authority {
-                    reason,
-                    authority,
-                    approved_by,
-                },
-            )?;
+            let out = l.redact(&k, &seqs, &fields, &Authority { reason, authority, approved_by })?;
             if json {
                 json_line(&out)?;
             } else {
                 for r in &out.receipts {
                     json_line(r)?;
                 }
-                eprintln!("redacted {} field(s) in {} entr(ies); the values are gone from log/ and index/", out.fields, out.entries);
+                eprintln!(
+                    "redacted {} field(s) in {} entr(ies); the values are gone from log/ and index/",
+                    out.fields, out.entries
+                );
             }
             Ok(Outcome::Ok)
         }
@@ -106,9 +104,7 @@ pub fn run(cmd: Command) -> anyhow::Result<Outcome> {
                     let nanos = custody::time::parse_duration(&d).map_err(anyhow::Error::msg)?;
                     Timestamp::from_nanos(Timestamp::now().nanos().saturating_sub(nanos).max(0))?
                 }
-                (None, Some(t)) => {
-                    Timestamp::parse(&t).map_err(|e| anyhow::anyhow!("--before: {e}"))?
-                }
+                (None, Some(t)) => Timestamp::parse(&t).map_err(|e| anyhow::anyhow!("--before: {e}"))?,
                 (None, None) => bail!("give --older-than DURATION or --before TIME"),
             };
             let l = open(&ledger)?;
@@ -129,19 +125,9 @@ pub fn run(cmd: Command) -> anyhow::Result<Outcome> {
                 }
                 return Ok(Outcome::Ok);
             }
-            let Some(key) = key else {
-                bail!("--key is required to sign the retention redaction (or use --dry-run)")
-            };
+            let Some(key) = key else { bail!("--key is required to sign the retention redaction (or use --dry-run)") };
             let k = load_key(&key)?;
-            let (plan, out) = l.retention_apply(
-                &k,
-                cutoff,
-                &Authority {
-                    reason,
-                    authority,
-                    approved_by,
-                },
-            )?;
+            let (plan, out) = l.retention_apply(&k, cutoff, &Authority { reason, authority, approved_by })?;
             if json {
                 json_line(&json!({"plan": plan, "result": out}))?;
             } else {
@@ -160,12 +146,7 @@ pub fn run(cmd: Command) -> anyhow::Result<Outcome> {
 
 /// Opens a ledger for use, reporting any repair it needed on stderr.
 pub fn open(arg: &LedgerArg) -> anyhow::Result<Ledger> {
-    let (l, report) = Ledger::open(
-        &arg.ledger,
-        &OpenOptions {
-            wait: Duration::from_secs(arg.wait),
-        },
-    )?;
+    let (l, report) = Ledger::open(&arg.ledger, &OpenOptions { wait: Duration::from_secs(arg.wait) })?;
     for q in &report.quarantined {
         eprintln!("custody: warning: a torn tail (an append that was never acknowledged) was moved to {q}");
     }
@@ -197,26 +178,12 @@ pub fn public_key_arg(s: &str) -> anyhow::Result<PublicKey> {
 
 fn hold(h: HoldCommand) -> anyhow::Result<Outcome> {
     match h {
-        HoldCommand::Add {
-            ledger,
-            key,
-            incident,
-            reason,
-            reference,
-            json,
-        } => {
+        HoldCommand::Add { ledger, key, incident, reason, reference, json } => {
             let k = load_key(&key.key)?;
             let l = open(&ledger)?;
             print_receipts(&[l.hold_add(&k, &incident, &reason, &reference)?], json)
         }
-        HoldCommand::Release {
-            ledger,
-            key,
-            incident,
-            reason,
-            reference,
-            json,
-        } => {
+        HoldCommand::Release { ledger, key, incident, reason, reference, json } => {
             let k = load_key(&key.key)?;
             let l = open(&ledger)?;
             print_receipts(&[l.hold_release(&k, &incident, &reason, &reference)?], json)
@@ -249,10 +216,7 @@ fn keygen(out: &Path, json: bool) -> anyhow::Result<Outcome> {
             &json!({"path": out.display().to_string(), "public_key": pk.to_text(), "key_id": hex::encode(pk.key_id())}),
         )?;
     } else {
-        line(&format!(
-            "wrote private key to {} (mode 0600)",
-            out.display()
-        ))?;
+        line(&format!("wrote private key to {} (mode 0600)", out.display()))?;
         line(&format!("public key: {}", pk.to_text()))?;
         line(&format!("key id:     {}", hex::encode(pk.key_id())))?;
     }
@@ -265,53 +229,26 @@ fn init(ledger: &LedgerArg, key: &Path, name: &str, json: bool) -> anyhow::Resul
     if json {
         json_line(&r)?;
     } else {
-        line(&format!(
-            "created ledger {name:?} in {}",
-            ledger.ledger.display()
-        ))?;
+        line(&format!("created ledger {name:?} in {}", ledger.ledger.display()))?;
         line(&format!("genesis entry 0: {}", r.entry_hash))?;
-        line(&format!(
-            "authorised key {} ({})",
-            hex::encode(k.public().key_id()),
-            k.public().to_text()
-        ))?;
+        line(&format!("authorised key {} ({})", hex::encode(k.public().key_id()), k.public().to_text()))?;
     }
     Ok(Outcome::Ok)
 }
 
 fn key_cmd(k: KeyCommand) -> anyhow::Result<Outcome> {
     match k {
-        KeyCommand::Add {
-            ledger,
-            key,
-            public,
-            label,
-            json,
-        } => {
+        KeyCommand::Add { ledger, key, public, label, json } => {
             let signer = load_key(&key.key)?;
             let pk = public_key_arg(&public)?;
             custody::record::check_text("label", &label, 256)?;
             let l = open(&ledger)?;
-            let r = l.append_control(
-                &signer,
-                Control::KeyAdd {
-                    public_key: pk.to_bytes(),
-                    label,
-                },
-            )?;
+            let r = l.append_control(&signer, Control::KeyAdd { public_key: pk.to_bytes(), label })?;
             print_receipts(&[r], json)
         }
-        KeyCommand::Retire {
-            ledger,
-            key,
-            key_id,
-            reason,
-            json,
-        } => {
+        KeyCommand::Retire { ledger, key, key_id, reason, json } => {
             let signer = load_key(&key.key)?;
-            let raw = hex::decode(key_id.trim())
-                .ok()
-                .and_then(|v| <[u8; 8]>::try_from(v).ok());
+            let raw = hex::decode(key_id.trim()).ok().and_then(|v| <[u8; 8]>::try_from(v).ok());
             let Some(id) = raw else {
                 bail!("--key-id `{key_id}` is not a key ID (16 hex digits; see `custody key list`)")
             };
@@ -329,10 +266,8 @@ fn key_cmd(k: KeyCommand) -> anyhow::Result<Outcome> {
                         &json!({"key_id": id, "public_key": format!("custody-ed25519:{}", hex::encode(k.public_key)), "label": k.label, "added_at": k.added_at, "retired_at": k.retired_at}),
                     )?;
                 } else {
-                    let status = k
-                        .retired_at
-                        .map(|r| format!("retired at entry {r}"))
-                        .unwrap_or_else(|| "active".into());
+                    let status =
+                        k.retired_at.map(|r| format!("retired at entry {r}")).unwrap_or_else(|| "active".into());
                     line(&format!(
                         "{id}  {:<12} added at entry {:<6} {status}  custody-ed25519:{}",
                         k.label,
@@ -346,10 +281,7 @@ fn key_cmd(k: KeyCommand) -> anyhow::Result<Outcome> {
     }
 }
 
-pub fn print_receipts(
-    receipts: &[custody::ledger::Receipt],
-    _json: bool,
-) -> anyhow::Result<Outcome> {
+pub fn print_receipts(receipts: &[custody::ledger::Receipt], _json: bool) -> anyhow::Result<Outcome> {
     // Receipts are JSON lines in both modes: they are what scripts keep.
     for r in receipts {
         json_line(r)?;
@@ -362,12 +294,9 @@ pub fn print_receipts(
 pub fn read_records(src: &str) -> anyhow::Result<Vec<Record>> {
     let mut text = String::new();
     if src == "-" {
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading records from stdin")?;
+        std::io::stdin().read_to_string(&mut text).context("reading records from stdin")?;
     } else {
-        text =
-            std::fs::read_to_string(src).with_context(|| format!("reading records from {src}"))?;
+        text = std::fs::read_to_string(src).with_context(|| format!("reading records from {src}"))?;
     }
     let mut out = Vec::new();
     let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<Value>();
@@ -378,11 +307,8 @@ pub fn read_records(src: &str) -> anyhow::Result<Vec<Record>> {
         let Some(v) = next else { break };
         let n = out.len() + 1;
         let start_line = line_of(start + text[start..].len() - text[start..].trim_start().len());
-        let v = v.map_err(|e| {
-            anyhow::anyhow!("{src}: record {n} (line {}): not valid JSON: {e}", e.line())
-        })?;
-        let rec = Record::from_value(v)
-            .map_err(|e| anyhow::anyhow!("{src}: record {n} (line {start_line}): {e}"))?;
+        let v = v.map_err(|e| anyhow::anyhow!("{src}: record {n} (line {}): not valid JSON: {e}", e.line()))?;
+        let rec = Record::from_value(v).map_err(|e| anyhow::anyhow!("{src}: record {n} (line {start_line}): {e}"))?;
         out.push(rec);
     }
     if out.is_empty() {
@@ -394,17 +320,12 @@ pub fn read_records(src: &str) -> anyhow::Result<Vec<Record>> {
 /// Builds a record from flags through the same JSON contract as `--json`.
 pub fn record_from_flags(f: &RecordFlags) -> anyhow::Result<Record> {
     let need = |v: &Option<String>, flag: &str| -> anyhow::Result<String> {
-        v.clone().ok_or_else(|| {
-            anyhow::anyhow!("--{flag} is required (or give records with --json FILE)")
-        })
+        v.clone().ok_or_else(|| anyhow::anyhow!("--{flag} is required (or give records with --json FILE)"))
     };
     let mut m = Map::new();
     m.insert("incident".into(), json!(need(&f.incident, "incident")?));
     m.insert("action".into(), json!(need(&f.action, "action")?));
-    m.insert(
-        "actor".into(),
-        json!({"id": need(&f.actor, "actor")?, "kind": f.actor_kind}),
-    );
+    m.insert("actor".into(), json!({"id": need(&f.actor, "actor")?, "kind": f.actor_kind}));
     m.insert(
         "target".into(),
         json!({"id": need(&f.target, "target")?, "kind": need(&f.target_kind, "target-kind")?, "system": need(&f.system, "system")?}),
@@ -426,7 +347,9 @@ pub fn record_from_flags(f: &RecordFlags) -> anyhow::Result<Record> {
             }
             Value::Object(a)
         }
-        (None, None) => bail!("say who approved (--approved-by, --approval-source) or record that nobody did (--no-approval REASON)"),
+        (None, None) => bail!(
+            "say who approved (--approved-by, --approval-source) or record that nobody did (--no-approval REASON)"
+        ),
     };
     m.insert("approval".into(), approval);
     m.insert("reason".into(), json!(need(&f.reason, "reason")?));
@@ -436,11 +359,7 @@ pub fn record_from_flags(f: &RecordFlags) -> anyhow::Result<Record> {
         outcome.insert("detail".into(), json!(d));
     }
     m.insert("outcome".into(), Value::Object(outcome));
-    for (k, v) in [
-        ("occurred_at", &f.occurred_at),
-        ("expires_at", &f.expires_at),
-        ("owner", &f.owner),
-    ] {
+    for (k, v) in [("occurred_at", &f.occurred_at), ("expires_at", &f.expires_at), ("owner", &f.owner)] {
         if let Some(v) = v {
             m.insert(k.into(), json!(v));
         }
@@ -460,9 +379,7 @@ pub fn record_from_flags(f: &RecordFlags) -> anyhow::Result<Record> {
     m.insert("evidence".into(), Value::Array(evidence));
     let mut attrs = Map::new();
     for a in &f.attributes {
-        let Some((k, v)) = a.split_once('=') else {
-            bail!("--attr `{a}` must be KEY=VALUE")
-        };
+        let Some((k, v)) = a.split_once('=') else { bail!("--attr `{a}` must be KEY=VALUE") };
         attrs.insert(k.into(), json!(v));
     }
     m.insert("attributes".into(), Value::Object(attrs));
@@ -482,12 +399,10 @@ fn append(a: AppendArgs) -> anyhow::Result<Outcome> {
 
 /// Parses `SIZE:HASH`.
 pub fn parse_head(s: &str) -> anyhow::Result<(u64, [u8; 32])> {
-    let (size, hash) = s.split_once(':').ok_or_else(|| {
-        anyhow::anyhow!("--head `{s}` must be SIZE:HASH (as `custody head` prints)")
-    })?;
-    let size: u64 = size
-        .parse()
-        .with_context(|| format!("--head size `{size}` is not a number"))?;
+    let (size, hash) = s
+        .split_once(':')
+        .ok_or_else(|| anyhow::anyhow!("--head `{s}` must be SIZE:HASH (as `custody head` prints)"))?;
+    let size: u64 = size.parse().with_context(|| format!("--head size `{size}` is not a number"))?;
     let hash: [u8; 32] = hex::decode(hash)
         .ok()
         .and_then(|v| v.try_into().ok())
@@ -499,16 +414,25 @@ fn verify(
     ledger: &LedgerArg,
     trust: Option<&str>,
     head: Option<&str>,
+    checkpoint: Option<&Path>,
+    witnesses: &[String],
+    quorum: usize,
     json: bool,
 ) -> anyhow::Result<Outcome> {
     let trust = trust.map(public_key_arg).transpose()?;
     let head = head.map(parse_head).transpose()?;
     if !ledger.ledger.join("log").is_dir() {
-        bail!(
-            "{} is not a custody ledger (no log/ directory)",
-            ledger.ledger.display()
-        );
+        bail!("{} is not a custody ledger (no log/ directory)", ledger.ledger.display());
     }
+    let kept = match checkpoint {
+        Some(p) => {
+            let note = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let body = crate::proofs::checkpoint_body(&note, "--checkpoint")?;
+            Some((note, body))
+        }
+        None => None,
+    };
+    let checkpoints: Vec<(u64, [u8; 32])> = kept.iter().map(|(_, b)| (b.size(), *b.root())).collect();
     // An estimate of the entry count for the progress bar, from the log's size.
     let approx = std::fs::read_dir(ledger.ledger.join("log"))?
         .filter_map(|e| e.ok()?.metadata().ok())
@@ -517,85 +441,90 @@ fn verify(
         / 600;
     let pb = progress(approx, "verifying");
     let tick = |n: u64| pb.set_position(n);
-    let report = verify_ledger(
-        &ledger.ledger,
-        &VerifyOptions {
-            trust,
-            head,
-            progress: Some(&tick),
-        },
-    )?;
+    let mut report = verify_ledger(&ledger.ledger, &VerifyOptions { trust, head, progress: Some(&tick), checkpoints })?;
     pb.finish_and_clear();
-    if json {
-        json_line(&report)?;
-    } else {
-        let name = report.ledger_name.clone().unwrap_or_default();
-        line(&format!(
-            "ledger {name:?} ({}): {} entries, head {}",
-            report.ledger_id.clone().unwrap_or_default(),
-            report.entries,
-            report.head_hash.map(hex::encode).unwrap_or_default()
-        ))?;
-        if let Some(k) = &report.genesis_key {
-            line(&format!(
-                "genesis key {k} ({})",
-                if report.trust == "pinned" {
-                    "matches --trust"
-                } else {
-                    "trusted on first use"
+    // The kept checkpoint must be signed by the trusted key (or a key of the ledger), with enough
+    // witness cosignatures; a fork shows the ledger's own checkpoint of that size beside it.
+    let mut checkpoint = None;
+    let mut evidence = None;
+    if let Some((note, body)) = &kept {
+        match crate::proofs::check_kept_checkpoint(note, trust.as_ref(), &report.public_keys, witnesses, quorum)? {
+            Ok(v) => checkpoint = Some(v),
+            Err(msg) => report.fail("checkpoint", msg),
+        }
+        if report.findings.iter().any(|f| f.kind == "checkpoint") {
+            if let Ok(issued) = custody::checkpoint::issued(&ledger.ledger) {
+                if let Some((_, theirs)) = issued.into_iter().find(|(s, n)| *s == body.size() && n != note) {
+                    evidence = Some((note.clone(), theirs));
                 }
-            ))?;
-        }
-        for k in &report.keys {
-            line(&format!("  key {k}"))?;
-        }
-        if report.redacted_fields > 0 {
-            let by: Vec<String> = report
-                .redactions
-                .iter()
-                .map(|r| {
-                    format!(
-                        "entry {} ({} fields in {} entries)",
-                        r.redaction_seq, r.fields, r.entries
-                    )
-                })
-                .collect();
-            line(&format!(
-                "redacted fields: {}, by {}",
-                report.redacted_fields,
-                by.join(", ")
-            ))?;
-        }
-        for w in &report.warnings {
-            eprintln!("warning: {w}");
-        }
-        if report.intact {
-            line("INTACT: every entry decodes, chains, is signed by a key authorised at that point, and matches its commitments")?;
-        } else {
-            line(&format!(
-                "NOT INTACT: {} problem(s) found",
-                report.findings.len() as u64 + report.findings_omitted
-            ))?;
-            for f in &report.findings {
-                line(&format!("  {f}"))?;
-            }
-            if report.findings_omitted > 0 {
-                line(&format!("  ... and {} more", report.findings_omitted))?;
             }
         }
     }
-    Ok(if report.intact {
-        Outcome::Ok
+    if json {
+        json_line(&report)?;
+        return Ok(if report.intact { Outcome::Ok } else { Outcome::IntegrityFailure });
+    }
+    let name = report.ledger_name.clone().unwrap_or_default();
+    line(&format!(
+        "ledger {name:?} ({}): {} entries, head {}",
+        report.ledger_id.clone().unwrap_or_default(),
+        report.entries,
+        report.head_hash.map(hex::encode).unwrap_or_default()
+    ))?;
+    if let Some(k) = &report.genesis_key {
+        line(&format!(
+            "genesis key {k} ({})",
+            if report.trust == "pinned" { "matches --trust" } else { "trusted on first use" }
+        ))?;
+    }
+    for k in &report.keys {
+        line(&format!("  key {k}"))?;
+    }
+    if let Some(root) = report.tree_root {
+        line(&format!("tree root (RFC 6962 over entry hashes): {}", hex::encode(root)))?;
+    }
+    if report.redacted_fields > 0 {
+        let by: Vec<String> = report
+            .redactions
+            .iter()
+            .map(|r| format!("entry {} ({} fields in {} entries)", r.redaction_seq, r.fields, r.entries))
+            .collect();
+        line(&format!("redacted fields: {}, by {}", report.redacted_fields, by.join(", ")))?;
+    }
+    if let Some(c) = &checkpoint {
+        line(&format!(
+            "checkpoint: size {} root {} signed by the ledger key; {} witness cosignature(s) verified",
+            c.checkpoint.size(),
+            hex::encode(c.checkpoint.root()),
+            c.cosignatures.len()
+        ))?;
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    if report.intact {
+        line("INTACT: every entry decodes, chains, is signed by a key authorised at that point, and matches its commitments")?;
     } else {
-        Outcome::IntegrityFailure
-    })
+        line(&format!("NOT INTACT: {} problem(s) found", report.findings.len() as u64 + report.findings_omitted))?;
+        for f in &report.findings {
+            line(&format!("  {f}"))?;
+        }
+        if report.findings_omitted > 0 {
+            line(&format!("  ... and {} more", report.findings_omitted))?;
+        }
+        if let Some((kept, theirs)) = &evidence {
+            line("evidence of equivocation: two signed checkpoints of the same size with different roots")?;
+            line(&format!(
+                "--- the checkpoint you kept ---\n{kept}--- the ledger's checkpoint of that size now ---\n{theirs}"
+            ))?;
+        }
+    }
+    Ok(if report.intact { Outcome::Ok } else { Outcome::IntegrityFailure })
 }
 
 pub fn filter_from(f: &FilterArgs) -> anyhow::Result<Filter> {
     let t = |s: &Option<String>, flag: &str| -> anyhow::Result<Option<Timestamp>> {
-        s.as_deref()
-            .map(|s| Timestamp::parse(s).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
-            .transpose()
+        s.as_deref().map(|s| Timestamp::parse(s).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))).transpose()
     };
     Ok(Filter {
         incident: f.incident.clone(),

@@ -95,18 +95,13 @@ pub fn incident_records(first: u64) -> Vec<Record> {
           "reason": "contained, rotated, break-glass ended, recertified", "outcome": {"status": "success"},
           "occurred_at": "2026-03-03T16:00:00Z"}),
     ];
-    recs.into_iter()
-        .map(|v| Record::from_value(v).expect("demo records follow the contract"))
-        .collect()
+    recs.into_iter().map(|v| Record::from_value(v).expect("demo records follow the contract")).collect()
 }
 
 pub fn run(dir: Option<PathBuf>) -> anyhow::Result<Outcome> {
     let dir = match dir {
         Some(d) => d,
-        None => std::env::temp_dir().join(format!(
-            "custody-demo-{}",
-            custody::time::Timestamp::now().nanos()
-        )),
+        None => std::env::temp_dir().join(format!("custody-demo-{}", custody::time::Timestamp::now().nanos())),
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let key_path = dir.join("responder.key");
@@ -116,33 +111,16 @@ pub fn run(dir: Option<PathBuf>) -> anyhow::Result<Outcome> {
     let (ledger, _) = Ledger::init(&ledger_dir, &key, "acme-identity-incidents")?;
     let receipts = ledger.append_batch(&key, incident_records(1), None)?;
     line(&format!("demo ledger: {}", ledger_dir.display()))?;
-    line(&format!(
-        "signing key: {} (key id {})",
-        key_path.display(),
-        hex::encode(key.public().key_id())
-    ))?;
-    line(&format!(
-        "appended {} entries for incident {INCIDENT} in one durable batch",
-        receipts.len()
-    ))?;
+    line(&format!("signing key: {} (key id {})", key_path.display(), hex::encode(key.public().key_id())))?;
+    line(&format!("appended {} entries for incident {INCIDENT} in one durable batch", receipts.len()))?;
     let head = ledger.head();
     drop(ledger);
 
-    let report = verify_ledger(
-        &ledger_dir,
-        &VerifyOptions {
-            trust: Some(key.public()),
-            ..Default::default()
-        },
-    )?;
+    let report = verify_ledger(&ledger_dir, &VerifyOptions { trust: Some(key.public()), ..Default::default() })?;
     line("")?;
     line(&format!(
         "verify: {} ({} entries, head {}:{})",
-        if report.intact {
-            "INTACT"
-        } else {
-            "NOT INTACT"
-        },
+        if report.intact { "INTACT" } else { "NOT INTACT" },
         report.entries,
         head.size,
         head.head_hash
@@ -154,27 +132,13 @@ pub fn run(dir: Option<PathBuf>) -> anyhow::Result<Outcome> {
     let (ledger, _) = Ledger::open(&ledger_dir, &Default::default())?;
     line("")?;
     line(&format!("timeline of {INCIDENT}:"))?;
-    for e in ledger.query(&Filter {
-        incident: Some(INCIDENT.into()),
-        ..Default::default()
-    })? {
+    for e in ledger.query(&Filter { incident: Some(INCIDENT.into()), ..Default::default() })? {
         line(&format!("  {}", entry_line(&e?, Some(&ledger))))?;
     }
     line("")?;
     line("try next:")?;
-    line(&format!(
-        "  custody verify --ledger {} --trust {}",
-        ledger_dir.display(),
-        key.public().to_text()
-    ))?;
-    line(&format!(
-        "  custody log --ledger {} --incident {INCIDENT} --json",
-        ledger_dir.display()
-    ))?;
+    line(&format!("  custody verify --ledger {} --trust {}", ledger_dir.display(), key.public().to_text()))?;
+    line(&format!("  custody log --ledger {} --incident {INCIDENT} --json", ledger_dir.display()))?;
     line(&format!("  custody head --ledger {}", ledger_dir.display()))?;
-    Ok(if report.intact {
-        Outcome::Ok
-    } else {
-        Outcome::IntegrityFailure
-    })
+    Ok(if report.intact { Outcome::Ok } else { Outcome::IntegrityFailure })
 }

@@ -8,6 +8,7 @@ mod args;
 mod commands;
 mod demo;
 mod output;
+mod proofs;
 
 use std::process::ExitCode;
 
@@ -27,10 +28,8 @@ fn main() -> ExitCode {
         Ok(Outcome::IntegrityFailure) => ExitCode::from(1),
         Err(e) => {
             let broken_pipe = e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-                    || c.downcast_ref::<serde_json::Error>()
-                        .and_then(|j| j.io_error_kind())
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                    || c.downcast_ref::<serde_json::Error>().and_then(|j| j.io_error_kind())
                         == Some(std::io::ErrorKind::BrokenPipe)
             });
             if broken_pipe {

@@ -45,13 +45,7 @@ fn text(e: &Entry, f: Field, ledger: Option<&Ledger>) -> Option<String> {
         Shown::Redacted { by } => {
             let why = ledger
                 .map(|l| l.describe_redaction(by))
-                .and_then(|m| {
-                    Some(format!(
-                        ": {} ({})",
-                        m.get("reason")?.as_str()?,
-                        m.get("authority")?.as_str()?
-                    ))
-                })
+                .and_then(|m| Some(format!(": {} ({})", m.get("reason")?.as_str()?, m.get("authority")?.as_str()?)))
                 .unwrap_or_default();
             format!("[redacted by entry {by}{why}]")
         }
@@ -90,10 +84,7 @@ pub fn entry_line(e: &Entry, ledger: Option<&Ledger>) -> String {
                     ));
                 }
                 custody::entry::ApprovalKind::Approved { .. } => {
-                    s.push_str(&format!(
-                        "  approved by {}",
-                        text(e, Field::ApprovalBy, ledger).unwrap_or_default()
-                    ));
+                    s.push_str(&format!("  approved by {}", text(e, Field::ApprovalBy, ledger).unwrap_or_default()));
                     if let Some(r) = text(e, Field::ApprovalRef, ledger) {
                         s.push_str(&format!(" ({r})"));
                     }
@@ -105,21 +96,12 @@ pub fn entry_line(e: &Entry, ledger: Option<&Ledger>) -> String {
             if !c.refs.is_empty() {
                 s.push_str(&format!("  refs {:?}", c.refs));
             }
-            s.push_str(&format!(
-                "  \"{}\"",
-                text(e, Field::Reason, ledger).unwrap_or_default()
-            ));
+            s.push_str(&format!("  \"{}\"", text(e, Field::Reason, ledger).unwrap_or_default()));
             s
         }
         None => {
             let ctl = e.control().map(|c| c.to_json()).unwrap_or_default();
-            format!(
-                "#{:<5} {}  {:<16} {}",
-                h.seq,
-                h.ledger_time,
-                e.action_name(),
-                ctl
-            )
+            format!("#{:<5} {}  {:<16} {}", h.seq, h.ledger_time, e.action_name(), ctl)
         }
     }
 }

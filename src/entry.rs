@@ -58,6 +58,9 @@ pub struct Header {
     pub key_id: KeyId,
     /// The service client that submitted the entry, when it came through `custody serve`.
     pub submitter: Option<String>,
+    /// The submitter's request ID (idempotency key): every entry of one request carries it, so a
+    /// retried request is recognised from the log itself, even after a crash.
+    pub request: Option<String>,
 }
 
 /// The approval facts that stay in the clear; who approved and the reference are committed.
@@ -210,6 +213,7 @@ impl SignedBody {
         w.fixed(&h.prev_hash);
         w.fixed(&h.key_id);
         w.opt(h.submitter.as_deref(), |w, s| w.str(s));
+        w.opt(h.request.as_deref(), |w, s| w.str(s));
         match &self.body {
             Body::Change(c) => {
                 w.u8(BODY_CHANGE);
@@ -237,7 +241,8 @@ impl SignedBody {
         let prev_hash = r.array("prev hash")?;
         let key_id = r.array("key id")?;
         let submitter = r.opt("submitter", |r| r.string("submitter"))?;
-        let header = Header { version, ledger_id, seq, ledger_time, prev_hash, key_id, submitter };
+        let request = r.opt("request", |r| r.string("request"))?;
+        let header = Header { version, ledger_id, seq, ledger_time, prev_hash, key_id, submitter, request };
         let at = r.position();
         let body = match r.u8("body kind")? {
             BODY_CHANGE => Body::Change(decode_change(&mut r)?),

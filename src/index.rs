@@ -31,6 +31,8 @@ pub enum Posting {
     Target = 2,
     Actor = 3,
     Evidence = 4,
+    /// `submitter ‖ 0x00 ‖ request`: the entries of one idempotent request.
+    Request = 5,
 }
 
 /// Where an entry is and what the index knows of it without reading the log.

@@ -80,6 +80,41 @@ pub struct Receipt {
     pub ledger_time: String,
 }
 
+/// Who submitted a batch and under which request ID (idempotency key).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Submission {
+    /// The service client (recorded in every entry's signed header).
+    pub submitter: Option<String>,
+    /// The request ID: a retry with the same submitter and request ID appends nothing and gets the
+    /// original receipts.
+    pub request: Option<String>,
+}
+
+/// What an idempotent submission did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Submitted {
+    /// Appended now.
+    Appended(Vec<Receipt>),
+    /// Already in the ledger from an earlier try: the original receipts.
+    Replayed(Vec<Receipt>),
+}
+
+impl Submitted {
+    pub fn receipts(&self) -> &[Receipt] {
+        match self {
+            Submitted::Appended(r) | Submitted::Replayed(r) => r,
+        }
+    }
+}
+
+fn request_key(s: &Submission) -> Option<Vec<u8>> {
+    let r = s.request.as_ref()?;
+    let mut k = s.submitter.clone().unwrap_or_default().into_bytes();
+    k.push(0);
+    k.extend_from_slice(r.as_bytes());
+    Some(k)
+}
+
 /// The ledger's size and the hash of its last entry.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Head {
@@ -197,6 +232,10 @@ fn lock(dir: &Path, wait: Duration) -> Result<File, LedgerError> {
 /// Index records for one entry.
 fn index_entry(e: &Entry, loc: log::FrameLoc, merkle: Vec<(u64, Hash)>) -> IndexEntry {
     let mut postings = Vec::new();
+    let h = e.header();
+    if let Some(k) = request_key(&Submission { submitter: h.submitter.clone(), request: h.request.clone() }) {
+        postings.push((Posting::Request, k));
+    }
     let mut incident_head = None;
     if let Some(c) = e.change() {
         postings.push((Posting::Incident, c.incident.as_bytes().to_vec()));
@@ -301,6 +340,7 @@ impl Ledger {
             prev_hash: [0; 32],
             key_id: pk.key_id(),
             submitter: None,
+            request: None,
         };
         let body = Body::Control(Control::LedgerInit { name: name.to_string(), public_key: pk.to_bytes() });
         let e = Unsigned::new(SignedBody { header, body }, Openings::default()).sign(key);
@@ -496,8 +536,16 @@ impl Ledger {
         records: Vec<Record>,
         submitter: Option<&str>,
     ) -> Result<Vec<Receipt>, LedgerError> {
+        let sub = Submission { submitter: submitter.map(str::to_owned), request: None };
+        Ok(self.submit(key, records, &sub)?.receipts().to_vec())
+    }
+
+    /// Appends a batch for a submitter, idempotently when a request ID is given: if the ledger
+    /// already holds entries of this (submitter, request ID), nothing is appended and their
+    /// receipts are returned. The check and the append happen under one lock.
+    pub fn submit(&self, key: &SecretKey, records: Vec<Record>, sub: &Submission) -> Result<Submitted, LedgerError> {
         if records.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Submitted::Appended(Vec::new()));
         }
         if records.len() > MAX_BATCH {
             return Err(LedgerError::Invalid(format!(
@@ -505,17 +553,30 @@ impl Ledger {
                 records.len()
             )));
         }
-        if let Some(s) = submitter {
-            crate::record::check_text("submitter", s, limits::ID).map_err(|e| LedgerError::Invalid(e.to_string()))?;
+        for (what, v) in [("submitter", &sub.submitter), ("request ID", &sub.request)] {
+            if let Some(s) = v {
+                crate::record::check_text(what, s, limits::ID).map_err(|e| LedgerError::Invalid(e.to_string()))?;
+            }
         }
         let mut w = self.writer_lock();
+        if let Some(k) = request_key(sub) {
+            let seqs: Vec<u64> = self.index.postings(Posting::Request, &k).collect::<Result<_, _>>()?;
+            if !seqs.is_empty() {
+                let mut receipts = Vec::with_capacity(seqs.len());
+                for s in seqs {
+                    let loc = self.index.loc(s)?.ok_or(LedgerError::NoSuchEntry { seq: s, size: w.state.next_seq })?;
+                    receipts.push(receipt(&self.read_at(loc.frame)?));
+                }
+                return Ok(Submitted::Replayed(receipts));
+            }
+        }
         let next = w.state.next_seq;
         records.par_iter().enumerate().try_for_each(|(i, r)| {
             r.validate(next + i as u64).map_err(|problem| LedgerError::Record { index: i + 1, problem })
         })?;
         let sealed: Vec<(Change, Openings)> = records.par_iter().map(|r| seal(r, None, &mut RandomSalts)).collect();
         let bodies = sealed.into_iter().map(|(c, o)| (Body::Change(c), o)).collect();
-        self.write(&mut w, key, bodies, submitter)
+        Ok(Submitted::Appended(self.write(&mut w, key, bodies, sub)?))
     }
 
     /// Appends one control statement (key, redaction, hold, client) after checking it against the
@@ -523,7 +584,9 @@ impl Ledger {
     pub fn append_control(&self, key: &SecretKey, control: Control) -> Result<Receipt, LedgerError> {
         let mut w = self.writer_lock();
         w.state.check_control(w.state.next_seq, &control).map_err(LedgerError::Invalid)?;
-        Ok(self.write(&mut w, key, vec![(Body::Control(control), Openings::default())], None)?.remove(0))
+        Ok(self
+            .write(&mut w, key, vec![(Body::Control(control), Openings::default())], &Submission::default())?
+            .remove(0))
     }
 
     /// Runs `f` with the writer held, so that a check and the append that depends on it are atomic
@@ -537,7 +600,7 @@ impl Ledger {
         w: &mut Writer,
         key: &SecretKey,
         bodies: Vec<(Body, Openings)>,
-        submitter: Option<&str>,
+        sub: &Submission,
     ) -> Result<Vec<Receipt>, LedgerError> {
         let kid = key.public().key_id();
         if w.state.active_key(&kid).is_none() {
@@ -561,7 +624,8 @@ impl Ledger {
                 ledger_time: time,
                 prev_hash: prev,
                 key_id: kid,
-                submitter: submitter.map(str::to_owned),
+                submitter: sub.submitter.clone(),
+                request: sub.request.clone(),
             };
             let u = Unsigned::new(SignedBody { header, body }, openings);
             if u.bytes.len() > limits::ENTRY_BYTES {
@@ -788,6 +852,9 @@ pub fn entry_json(e: &Entry, describe: &dyn Fn(u64) -> Map<String, Value>) -> Va
     m.insert("signature".into(), json!(hex::encode(e.signature)));
     if let Some(s) = &h.submitter {
         m.insert("submitter".into(), json!(s));
+    }
+    if let Some(r) = &h.request {
+        m.insert("request".into(), json!(r));
     }
     m.insert("action".into(), json!(e.action_name()));
     match &e.signed.body {

@@ -240,7 +240,14 @@ impl Ledger {
             };
             self.write_intent(&intent)?;
             // 2. the signed redaction entry, durably
-            let receipt = self.write(w, key, vec![(Body::Control(control), Openings::default())], None)?.remove(0);
+            let receipt = self
+                .write(
+                    w,
+                    key,
+                    vec![(Body::Control(control), Openings::default())],
+                    &crate::ledger::Submission::default(),
+                )?
+                .remove(0);
             // 3. remove the values everywhere, crash-safely
             self.apply_redaction(w, receipt.seq, chunk)?;
             // 4. done

@@ -46,6 +46,7 @@ impl Builder {
             prev_hash: self.prev,
             key_id: self.key.public().key_id(),
             submitter: if self.seq == 2 { Some("soar-prod".into()) } else { None },
+            request: if self.seq == 2 { Some("req-7f3a".into()) } else { None },
         };
         let e = Unsigned::new(SignedBody { header, body }, openings).sign(&self.key);
         if let Some(c) = e.change() {
@@ -113,7 +114,7 @@ fn build() -> Value {
         "reason": "end the emergency grant", "outcome": {"status": "success"}, "refs": [1]});
     let rec = Record::from_value(minimal.clone()).unwrap();
     let (ch, op) = seal(&rec, None, &mut FixedSalts(0x40));
-    b.push("change-minimal-no-approval-submitter", "2026-03-02T11:00:00Z", Body::Change(ch), op, Some(minimal));
+    b.push("change-minimal-no-approval-submitter-request", "2026-03-02T11:00:00Z", Body::Change(ch), op, Some(minimal));
     let second = SecretKey::from_seed(&[0x22; 32]);
     b.push(
         "key-add",

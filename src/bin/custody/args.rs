@@ -367,6 +367,10 @@ pub struct AppendArgs {
     /// Read records from a file or `-` (stdin): one JSON object, or JSON Lines (one batch)
     #[arg(long, conflicts_with_all = ["incident", "action"])]
     pub json: Option<String>,
+    /// With --json: append each line as its own durable append as it arrives, printing its
+    /// receipt at once (for long-running pipelines), instead of one all-or-nothing batch
+    #[arg(long, requires = "json")]
+    pub each: bool,
     #[command(flatten)]
     pub record: RecordFlags,
 }

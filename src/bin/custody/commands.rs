@@ -387,6 +387,9 @@ pub fn record_from_flags(f: &RecordFlags) -> anyhow::Result<Record> {
 }
 
 fn append(a: AppendArgs) -> anyhow::Result<Outcome> {
+    if a.each {
+        return append_each(&a);
+    }
     let records = match &a.json {
         Some(src) => read_records(src)?,
         None => vec![record_from_flags(&a.record)?],
@@ -395,6 +398,30 @@ fn append(a: AppendArgs) -> anyhow::Result<Outcome> {
     let l = open(&a.ledger)?;
     let receipts = l.append_batch(&key, records, None)?;
     print_receipts(&receipts, true)
+}
+
+/// Appends each JSON line as it arrives, one durable append per line; stops at the first bad
+/// line (everything before it stays appended, as its printed receipts say).
+fn append_each(a: &AppendArgs) -> anyhow::Result<Outcome> {
+    use std::io::BufRead;
+    let src = a.json.as_deref().unwrap_or("-");
+    let input: Box<dyn BufRead> = if src == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(std::fs::File::open(src).with_context(|| format!("opening {src}"))?))
+    };
+    let key = load_key(&a.key.key)?;
+    let l = open(&a.ledger)?;
+    for (i, text) in input.lines().enumerate() {
+        let text = text.with_context(|| format!("reading {src}"))?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let rec = Record::from_json(&text).map_err(|e| anyhow::anyhow!("{src}: line {}: {e}", i + 1))?;
+        let r = l.append(&key, rec, None)?;
+        json_line(&r)?;
+    }
+    Ok(Outcome::Ok)
 }
 
 /// Parses `SIZE:HASH`.

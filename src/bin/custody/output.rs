@@ -13,6 +13,8 @@ pub fn json_line<T: Serialize>(v: &T) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, v)?;
     writeln!(out)?;
+    // Receipts are promises: a reader of a pipe must see each one as soon as it is made.
+    out.flush()?;
     Ok(())
 }
 

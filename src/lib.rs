@@ -10,12 +10,14 @@
 //! `docs/FORMAT.md` specifies every byte that is signed or stored.
 #![forbid(unsafe_code)]
 
+pub mod bundle;
 pub mod canonical;
 pub mod chain;
 pub mod checkpoint;
 pub mod commit;
 pub mod entry;
 mod enums;
+pub mod import;
 pub mod index;
 pub mod ledger;
 pub mod log;

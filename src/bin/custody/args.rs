@@ -219,6 +219,45 @@ pub enum Command {
     /// Retention: redact content older than a cutoff, except incidents under legal hold
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// Import access changes from real audit logs (CloudTrail, Okta, Entra ID, GitHub, Google Cloud,
+    /// Google Workspace) as evidence records
+    Import {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        /// Signing key (not needed with --dry-run)
+        #[arg(long, env = "CUSTODY_KEY")]
+        key: Option<PathBuf>,
+        /// cloudtrail, okta, entra, github, gcp or gworkspace
+        #[arg(long = "from")]
+        source: String,
+        /// The export file (gzip or not), or - for stdin
+        file: String,
+        /// Incident every imported record belongs to
+        #[arg(long)]
+        incident: String,
+        /// Also import sign-ins and token uses, as `observe` records
+        #[arg(long)]
+        with_context: bool,
+        /// The change ticket that authorised the whole batch: who approved
+        #[arg(long)]
+        approval_by: Option<String>,
+        #[arg(long, requires = "approval_by")]
+        approval_source: Option<String>,
+        #[arg(long, requires = "approval_by")]
+        approval_ref: Option<String>,
+        /// Print the records that would be appended (JSON Lines) and append nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Import the valid events and report the invalid ones, instead of refusing the input
+        #[arg(long)]
+        skip_invalid: bool,
+        /// List every skipped event with its reason
+        #[arg(long)]
+        explain: bool,
+        /// Print the summary as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a demo ledger with a realistic incident, verify it and print its timeline
     Demo {
         /// Directory for the demo ledger and key (default: a new temporary directory)

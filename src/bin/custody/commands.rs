@@ -88,6 +88,40 @@ pub fn run(cmd: Command) -> anyhow::Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Hold(h) => hold(h),
+        Command::Import {
+            ledger,
+            key,
+            source,
+            file,
+            incident,
+            with_context,
+            approval_by,
+            approval_source,
+            approval_ref,
+            dry_run,
+            skip_invalid,
+            explain,
+            json,
+        } => {
+            let approval = approval_by.map(|by| {
+                let mut a = Map::new();
+                a.insert("by".into(), json!(by));
+                a.insert("source".into(), json!(approval_source.unwrap_or_else(|| "change-ticket".into())));
+                if let Some(r) = approval_ref {
+                    a.insert("ref".into(), json!(r));
+                }
+                Value::Object(a)
+            });
+            let source: custody::import::Source = source.parse().map_err(anyhow::Error::msg)?;
+            let opts = custody::import::ingest::IngestOptions {
+                source,
+                import: custody::import::ImportOptions { incident, with_context, approval },
+                dry_run,
+                skip_invalid,
+                explain,
+            };
+            crate::import_cmd::run(&ledger, key.as_deref(), &file, &opts, json)
+        }
         Command::Retention(RetentionCommand::Apply {
             ledger,
             key,

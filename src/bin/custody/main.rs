@@ -7,6 +7,7 @@
 mod args;
 mod commands;
 mod demo;
+mod import_cmd;
 mod output;
 mod proofs;
 
@@ -35,8 +36,10 @@ fn main() -> ExitCode {
             if broken_pipe {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("custody: error: {e}");
-            for cause in e.chain().skip(1) {
+            let top = e.to_string();
+            eprintln!("custody: error: {top}");
+            // Library errors often include their cause in their own message; print only what is new.
+            for cause in e.chain().skip(1).map(|c| c.to_string()).filter(|c| !top.contains(c.as_str())) {
                 eprintln!("  caused by: {cause}");
             }
             ExitCode::from(2)

@@ -1,0 +1,242 @@
+//! Ingest step: runs an importer over an input and appends what it maps to a ledger.
+//!
+//! One streaming pass reads and maps every event, validates every record against the contract and
+//! decides what is already in the ledger; the validated records (mapped fields only, never raw
+//! events) are spooled to a private temporary file. Only if the whole input is good (or
+//! `skip_invalid` is set) does a second pass append them, in durable batches. Memory does not grow
+//! with the input. An event is already present when the ledger holds its source and raw-event digest;
+//! the same source event ID with different bytes is reported as a conflict (fixtures and some exports
+//! reuse IDs) and imported, never silently dropped.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{map_event, read_events, ImportError, ImportOptions, Outcome, Source};
+use crate::ledger::{Ledger, LedgerError, Receipt};
+use crate::record::Record;
+use crate::sign::SecretKey;
+
+/// Records per durable batch in the append pass.
+const APPEND_BATCH: usize = 5_000;
+
+/// Errors of an import run.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error("{file}: {pos}: mapped record is not valid: {problem}")]
+    Invalid { file: String, pos: String, problem: String },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("import spool: {0}")]
+    Spool(#[from] std::io::Error),
+}
+
+/// How to run an import.
+pub struct IngestOptions {
+    pub source: Source,
+    pub import: ImportOptions,
+    /// Print the records instead of appending them.
+    pub dry_run: bool,
+    /// Import the valid events and report the bad ones, instead of refusing the whole input.
+    pub skip_invalid: bool,
+    /// Keep every skipped event with its reason in the summary.
+    pub explain: bool,
+}
+
+/// What an import run did.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub source: String,
+    pub file: String,
+    pub events: u64,
+    /// Access-change records by action.
+    pub mapped: BTreeMap<String, u64>,
+    pub context: u64,
+    pub skipped: u64,
+    pub invalid: u64,
+    pub already_present: u64,
+    /// Records whose source event ID is already in the ledger with different event bytes.
+    pub id_conflicts: u64,
+    pub appended: u64,
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+    /// `position: problem` of every invalid event (with skip_invalid).
+    pub invalid_events: Vec<String>,
+    /// `position: reason` of every skipped event (with explain).
+    pub skipped_events: Vec<String>,
+    pub conflicts: Vec<String>,
+}
+
+struct Spool {
+    path: PathBuf,
+}
+
+impl Spool {
+    fn create() -> std::io::Result<(Self, File)> {
+        let mut n = [0u8; 8];
+        let _ = getrandom::fill(&mut n);
+        let path = std::env::temp_dir().join(format!("custody-import-{}.jsonl", hex::encode(n)));
+        let mut o = OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(0o600);
+        }
+        let f = o.open(&path)?;
+        Ok((Spool { path }, f))
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Runs an import. With `dry_run`, `out` receives the records as JSON Lines and nothing is appended;
+/// otherwise `ledger` and `key` are required. `progress` is called with the number of events read.
+pub fn ingest(
+    input: impl Read,
+    file: &str,
+    opts: &IngestOptions,
+    ledger: Option<(&Ledger, &SecretKey)>,
+    out: &mut dyn Write,
+    progress: &dyn Fn(u64),
+) -> Result<Summary, IngestError> {
+    opts.import.validate()?;
+    let mut s = Summary { source: opts.source.name().to_string(), file: file.to_string(), ..Default::default() };
+    let (spool, spool_file) = Spool::create()?;
+    let mut spool_w = BufWriter::new(spool_file);
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut pending = 0u64;
+    let reader = read_events(opts.source, input).map_err(|e| e.in_file(file))?;
+    for ev in reader {
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(e) if opts.skip_invalid && !matches!(e, ImportError::Io { .. }) => {
+                s.invalid += 1;
+                s.invalid_events.push(e.to_string());
+                continue;
+            }
+            Err(e) => return Err(e.in_file(file).into()),
+        };
+        s.events += 1;
+        if s.events.is_multiple_of(1000) {
+            progress(s.events);
+        }
+        let outcome = match map_event(opts.source, &ev, &opts.import) {
+            Ok(o) => o,
+            Err(e) if opts.skip_invalid => {
+                s.invalid += 1;
+                s.invalid_events.push(e.to_string());
+                continue;
+            }
+            Err(e) => return Err(e.in_file(file).into()),
+        };
+        let (records, is_context) = match outcome {
+            Outcome::Records(r) => (r, false),
+            Outcome::Context(r) => (r, true),
+            Outcome::Skipped { reason } => {
+                s.skipped += 1;
+                if opts.explain {
+                    s.skipped_events.push(format!("{}: {reason}", ev.position()));
+                }
+                continue;
+            }
+        };
+        let digest = ev.digest();
+        let mut event_ok = Vec::with_capacity(records.len());
+        let mut bad = None;
+        for m in records {
+            let rec = match Record::from_value(m.record).and_then(|r| r.validate(0).map(|_| r)) {
+                Ok(r) => r,
+                Err(e) => {
+                    bad = Some(e.to_string());
+                    break;
+                }
+            };
+            event_ok.push((rec, m.dedup_key));
+        }
+        if let Some(problem) = bad {
+            if opts.skip_invalid {
+                s.invalid += 1;
+                s.invalid_events.push(format!("{}: {problem}", ev.position()));
+                continue;
+            }
+            return Err(IngestError::Invalid { file: file.to_string(), pos: ev.position().to_string(), problem });
+        }
+        for (rec, key) in event_ok {
+            let system =
+                rec.evidence.first().map(|e| e.system.clone()).unwrap_or_else(|| opts.source.name().to_string());
+            if !seen.insert(format!("{key}|{digest}")) {
+                s.already_present += 1;
+                continue;
+            }
+            if let Some((l, _)) = ledger {
+                if l.has_evidence(&format!("{system}:{digest}"))? {
+                    s.already_present += 1;
+                    continue;
+                }
+                if let Some(id) = rec.evidence.first().and_then(|e| e.id.clone()) {
+                    if l.has_evidence(&format!("{system}:{id}"))? {
+                        s.id_conflicts += 1;
+                        s.conflicts.push(format!(
+                            "{}: event ID {id} is already in the ledger with different event bytes; imported as a separate record",
+                            ev.position()
+                        ));
+                    }
+                }
+            }
+            if is_context {
+                s.context += 1;
+            } else {
+                *s.mapped.entry(rec.action.as_str().to_string()).or_default() += 1;
+            }
+            if opts.dry_run {
+                serde_json::to_writer(&mut *out, &rec).map_err(std::io::Error::other)?;
+                writeln!(out)?;
+            } else {
+                serde_json::to_writer(&mut spool_w, &rec).map_err(std::io::Error::other)?;
+                writeln!(spool_w)?;
+                pending += 1;
+            }
+        }
+    }
+    progress(s.events);
+    spool_w.flush()?;
+    drop(spool_w);
+    if opts.dry_run || pending == 0 {
+        return Ok(s);
+    }
+    let Some((l, key)) = ledger else {
+        return Err(IngestError::Ledger(LedgerError::Invalid(
+            "an import needs a ledger and a key (or --dry-run)".into(),
+        )));
+    };
+    let mut batch = Vec::with_capacity(APPEND_BATCH);
+    let flush = |batch: &mut Vec<Record>, s: &mut Summary| -> Result<(), IngestError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let receipts: Vec<Receipt> = l.append_batch(key, std::mem::take(batch), None)?;
+        s.appended += receipts.len() as u64;
+        s.first_seq = s.first_seq.or(receipts.first().map(|r| r.seq));
+        s.last_seq = receipts.last().map(|r| r.seq).or(s.last_seq);
+        Ok(())
+    };
+    for line in BufReader::new(File::open(&spool.path)?).lines() {
+        let rec: Record = serde_json::from_str(&line?).map_err(std::io::Error::other)?;
+        batch.push(rec);
+        if batch.len() == APPEND_BATCH {
+            flush(&mut batch, &mut s)?;
+        }
+    }
+    flush(&mut batch, &mut s)?;
+    Ok(s)
+}

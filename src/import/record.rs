@@ -1,0 +1,242 @@
+//! Record-building step: turns a mapped draft into a custody record in the JSON contract's form
+//! (evidence with the event digest, approval, cleaned and secret-screened strings) and its dedup key.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use super::error::Position;
+use super::secrets::looks_like_secret;
+use super::table::{Action, ActorKind, MappingRow, TargetKind};
+use super::{ImportOptions, MappedRecord, Outcome, Source};
+
+/// Contract limits (bytes).
+pub(crate) const ID_MAX: usize = 256;
+pub(crate) const SCOPE_MAX: usize = 1024;
+pub(crate) const REASON_MAX: usize = 2048;
+pub(crate) const DETAIL_MAX: usize = 2048;
+pub(crate) const ATTR_MAX: usize = 1024;
+pub(crate) const ATTR_ENTRIES: usize = 64;
+
+/// Outcome status of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    Success,
+    Failure,
+    Partial,
+    Pending,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::Failure => "failure",
+            Status::Partial => "partial",
+            Status::Pending => "pending",
+        }
+    }
+}
+
+/// One parsed event and what every record made from it shares.
+pub(crate) struct Ev<'a> {
+    pub source: Source,
+    pub pos: Position,
+    pub value: &'a Value,
+    /// `sha256:<hex>` of the raw event bytes.
+    pub digest: String,
+    /// The source's own event id, when the event has a usable one.
+    pub event_id: Option<String>,
+    pub opts: &'a ImportOptions,
+}
+
+impl Ev<'_> {
+    /// `<source>:<event id>`, or `<source>:sha256:<hex>` without an id.
+    pub fn dedup_base(&self) -> String {
+        match &self.event_id {
+            Some(id) => format!("{}:{id}", self.source.name()),
+            None => format!("{}:{}", self.source.name(), self.digest),
+        }
+    }
+}
+
+/// A record before cleaning.
+pub(crate) struct Draft {
+    pub event: String,
+    pub action: Action,
+    pub actor_id: String,
+    pub actor_kind: ActorKind,
+    pub target_id: Option<String>,
+    pub target_kind: TargetKind,
+    pub target_spec: &'static str,
+    pub scope: Option<String>,
+    pub status: Status,
+    pub detail: Option<String>,
+    pub occurred_at: Option<String>,
+    pub reason_note: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Draft {
+    /// Notes, in `occurred_at_unparsed`, a time field that is present but could not be read (such
+    /// as Panther's `"redacted"`): `occurred_at` then stays absent.
+    pub fn note_unparsed_time(&mut self, v: &Value, spec: &str) {
+        if self.occurred_at.is_none() {
+            if let Some(field) = spec.split('|').find(|p| super::path::get(v, p).is_some_and(|x| !x.is_null())) {
+                self.attributes.insert("occurred_at_unparsed".into(), field.to_string());
+            }
+        }
+    }
+
+    /// Adds an attribute when the value is present and non-empty.
+    pub fn attr(&mut self, key: &str, value: Option<String>) {
+        if let Some(v) = value.filter(|v| !v.trim().is_empty()) {
+            self.attributes.insert(key.to_string(), v);
+        }
+    }
+}
+
+/// Replaces control characters with spaces, trims, and cuts to `max` bytes on a char boundary.
+pub(crate) fn clean(s: &str, max: usize) -> Option<String> {
+    let replaced: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let t = replaced.trim();
+    if t.is_empty() {
+        return None;
+    }
+    let mut end = t.len().min(max);
+    while !t.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(t[..end].trim_end().to_string())
+}
+
+/// Cleans a value and screens it for credential material; a credential-shaped value is replaced by
+/// `[redacted]` and the field name is noted.
+fn screen(field: &str, s: &str, max: usize, redacted: &mut Vec<String>) -> Option<String> {
+    let c = clean(s, max)?;
+    if looks_like_secret(&c).is_some() {
+        redacted.push(field.to_string());
+        return Some("[redacted]".to_string());
+    }
+    Some(c)
+}
+
+/// Builds the record JSON and its dedup key.
+pub(crate) fn build(ev: &Ev<'_>, d: Draft, key_suffix: Option<String>) -> MappedRecord {
+    let mut redacted = Vec::new();
+    let source = ev.source.name();
+    let actor_id = screen("actor.id", &d.actor_id, ID_MAX, &mut redacted).unwrap_or_else(|| "unknown".to_string());
+    let mut attributes = d.attributes;
+    let target_id = match d.target_id.as_deref().and_then(|t| screen("target.id", t, ID_MAX, &mut redacted)) {
+        Some(t) => t,
+        None => {
+            attributes.insert("target_unresolved".into(), d.target_spec.to_string());
+            "unknown".to_string()
+        }
+    };
+    let mut reason = format!("imported from {source}: {}", d.event);
+    if let Some(note) = &d.reason_note {
+        reason.push_str("; ");
+        reason.push_str(note);
+    }
+    let reason =
+        screen("reason", &reason, REASON_MAX, &mut redacted).unwrap_or_else(|| format!("imported from {source}"));
+
+    // A credential-shaped scope is left out (scope is optional).
+    let scope =
+        d.scope.as_deref().and_then(|s| screen("scope", s, SCOPE_MAX, &mut redacted)).filter(|s| s != "[redacted]");
+
+    let mut outcome = Map::new();
+    outcome.insert("status".into(), d.status.as_str().into());
+    if let Some(detail) = d.detail.as_deref().and_then(|s| screen("outcome.detail", s, DETAIL_MAX, &mut redacted)) {
+        outcome.insert("detail".into(), detail.into());
+    }
+
+    let mut attrs = Map::new();
+    attributes.insert("source_event".into(), d.event.clone());
+    for (k, v) in attributes {
+        if attrs.len() >= ATTR_ENTRIES - 1 {
+            break;
+        }
+        let mut hits = Vec::new();
+        if let Some(v) = screen(&format!("attributes.{k}"), &v, ATTR_MAX, &mut hits) {
+            if hits.is_empty() {
+                attrs.insert(k, v.into());
+            } else {
+                redacted.extend(hits);
+            }
+        }
+    }
+    if !redacted.is_empty() {
+        attrs.insert("redacted".into(), redacted.join(",").into());
+    }
+
+    let mut evidence = Map::new();
+    evidence.insert("system".into(), source.into());
+    if let Some(id) = ev.event_id.as_deref().and_then(|i| clean(i, ID_MAX)) {
+        if looks_like_secret(&id).is_none() {
+            evidence.insert("id".into(), id.into());
+        }
+    }
+    evidence.insert("digest".into(), ev.digest.clone().into());
+
+    let approval = ev
+        .opts
+        .approval
+        .clone()
+        .unwrap_or_else(|| json!({"none": format!("imported from {source}; no approval in the source event")}));
+
+    let mut record = Map::new();
+    record.insert("incident".into(), ev.opts.incident.clone().into());
+    record.insert("action".into(), d.action.as_str().into());
+    record.insert("actor".into(), json!({"id": actor_id, "kind": d.actor_kind.as_str()}));
+    record.insert(
+        "target".into(),
+        json!({"id": target_id, "kind": d.target_kind.as_str(), "system": ev.source.system()}),
+    );
+    if let Some(scope) = scope {
+        record.insert("scope".into(), scope.into());
+    }
+    record.insert("approval".into(), approval);
+    record.insert("reason".into(), reason.into());
+    record.insert("outcome".into(), Value::Object(outcome));
+    if let Some(t) = d.occurred_at {
+        record.insert("occurred_at".into(), t.into());
+    }
+    record.insert("evidence".into(), Value::Array(vec![Value::Object(evidence)]));
+    record.insert("attributes".into(), Value::Object(attrs));
+
+    let mut dedup_key = ev.dedup_base();
+    if let Some(s) = key_suffix {
+        dedup_key.push('#');
+        dedup_key.push_str(&s);
+    }
+    MappedRecord { record: Value::Object(record), dedup_key }
+}
+
+/// Wraps the records of one event: change rows give `Records`; context rows give `Context` with
+/// `with_context`, and are skipped otherwise.
+pub(crate) fn outcome_for(ev: &Ev<'_>, row: &MappingRow, records: Vec<MappedRecord>) -> Outcome {
+    if row.is_context() {
+        if ev.opts.with_context {
+            Outcome::Context(records)
+        } else {
+            Outcome::Skipped {
+                reason: format!(
+                    "{} {} is context (a sign-in or token use); import with_context to record it as observe",
+                    ev.source.name(),
+                    row.event
+                ),
+            }
+        }
+    } else {
+        Outcome::Records(records)
+    }
+}
+
+/// The skip reason for an event name that no row maps.
+pub(crate) fn not_mapped(source: Source, event: &str) -> Outcome {
+    Outcome::Skipped {
+        reason: format!("{source} event {event} is not an access change (not in the {source} mapping table)"),
+    }
+}

@@ -68,7 +68,6 @@ pub struct Manifest {
     pub origin: String,
     pub ledger_name: String,
     pub incident: String,
-    pub created_at: String,
     pub checkpoint_size: u64,
     pub entries: Vec<u64>,
     pub control_entries: Vec<u64>,
@@ -203,7 +202,6 @@ pub fn build(
         origin: cp.origin().to_string(),
         ledger_name: ledger.state().name,
         incident: incident.to_string(),
-        created_at: crate::time::Timestamp::now().to_rfc3339(),
         checkpoint_size: size,
         entries: seqs,
         control_entries: control.iter().map(|e| e.seq).collect(),
@@ -257,12 +255,22 @@ pub struct BundleReport {
     pub redacted: Vec<String>,
 }
 
+/// Parses a JSON Lines file of entries, which must be in strictly increasing seq order (the
+/// canonical form: a reordered bundle is a different, invalid bundle).
 fn parse_entries(text: &str, file: &str) -> Result<Vec<BundledEntry>, BundleError> {
-    text.lines()
+    let entries: Vec<BundledEntry> = text
+        .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| serde_json::from_str(l).map_err(|e| BundleError::Invalid(format!("{file} line {}: {e}", i + 1))))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    if let Some(w) = entries.windows(2).find(|w| w[0].seq >= w[1].seq) {
+        return Err(BundleError::Invalid(format!(
+            "{file}: entry {} comes after entry {}: entries must be in increasing seq order",
+            w[1].seq, w[0].seq
+        )));
+    }
+    Ok(entries)
 }
 
 fn unhex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], BundleError> {
@@ -343,9 +351,10 @@ pub fn verify(
         redacted: Vec::new(),
     };
     // 1. the manifest's digests, and no file more or less
-    for name in files.keys().filter(|n| n.as_str() != "manifest.json") {
-        if !manifest.files.contains_key(name) {
-            r.problems.push(format!("{name} is in the archive but not in the manifest"));
+    // The file set is fixed: anything else is not part of the format.
+    for name in files.keys().chain(manifest.files.keys()).filter(|n| n.as_str() != "manifest.json") {
+        if !FILES.contains(&name.as_str()) {
+            r.problems.push(format!("{name} is not a file of a {BUNDLE_FORMAT} bundle"));
         }
     }
     for name in FILES {
@@ -405,6 +414,16 @@ pub fn verify(
         states.push((e.seq(), st.clone()));
     }
     let ledger_id = genesis.header().ledger_id;
+    // Every manifest field must follow from the evidence: the manifest itself is not signed.
+    if let Some(Control::LedgerInit { name, .. }) = genesis.control() {
+        if *name != manifest.ledger_name {
+            r.problems
+                .push(format!("the manifest names the ledger {:?}, the genesis entry {name:?}", manifest.ledger_name));
+        }
+    }
+    if controls.iter().map(|(e, _)| e.seq()).collect::<Vec<_>>() != manifest.control_entries {
+        r.problems.push("control.jsonl does not hold exactly the control entries the manifest lists".into());
+    }
     let key_at = |seq: u64| -> Option<&ChainState> { states.iter().rev().find(|(s, _)| *s < seq).map(|(_, st)| st) };
     // 3. the checkpoint: signed by a ledger key, with the cosignatures asked for
     let all_keys: Vec<PublicKey> = st.keys.values().filter_map(|k| PublicKey::from_bytes(&k.public_key).ok()).collect();
@@ -514,6 +533,10 @@ pub fn verify(
     }
     r.entries = decoded.len() as u64;
     r.withheld = withheld.into_iter().map(str::to_string).collect();
+    // Every withheld marker must be declared; a declared field may simply occur in no entry.
+    if let Some(f) = r.withheld.iter().find(|f| !manifest.withheld.contains(f)) {
+        r.problems.push(format!("field {f} is withheld in the entries but the manifest does not declare it"));
+    }
     r.valid = r.problems.is_empty();
     if r.valid {
         let first = decoded.first().map(|(e, _)| e.seq()).unwrap_or(0);

@@ -258,6 +258,40 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write an incident's evidence bundle: entries, inclusion proofs, checkpoint, keys, manifest,
+    /// README; verifiable offline with only the public key
+    Bundle {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[arg(long)]
+        incident: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// The signed checkpoint to prove against (e.g. one with witness cosignatures); default:
+        /// the latest issued checkpoint that covers the incident
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// Issue a fresh checkpoint with this key when none covers the incident yet
+        #[arg(long, env = "CUSTODY_KEY")]
+        key: Option<PathBuf>,
+        /// Leave this field's values and salts out of the bundle (repeatable), e.g. reason
+        #[arg(long)]
+        withhold: Vec<String>,
+    },
+    /// Check an evidence bundle offline and say exactly what it proves
+    VerifyBundle {
+        file: PathBuf,
+        /// The ledger's genesis public key (custody-ed25519:HEX or a key file)
+        #[arg(long)]
+        trust: Option<String>,
+        /// Witness vkey whose cosignature counts (repeatable)
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
+        #[arg(long, default_value_t = 0)]
+        quorum: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a demo ledger with a realistic incident, verify it and print its timeline
     Demo {
         /// Directory for the demo ledger and key (default: a new temporary directory)

@@ -88,6 +88,12 @@ pub fn run(cmd: Command) -> anyhow::Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Hold(h) => hold(h),
+        Command::Bundle { ledger, incident, out, checkpoint, key, withhold } => {
+            crate::bundle_cmd::bundle(&ledger, &incident, &out, checkpoint.as_deref(), key.as_deref(), &withhold)
+        }
+        Command::VerifyBundle { file, trust, witnesses, quorum, json } => {
+            crate::bundle_cmd::verify_bundle(&file, trust.as_deref(), &witnesses, quorum, json)
+        }
         Command::Import {
             ledger,
             key,

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod bundle_cmd;
 mod commands;
 mod demo;
 mod import_cmd;

@@ -127,11 +127,13 @@ pub struct Head {
 pub struct OpenOptions {
     /// How long to wait for another process's lock.
     pub wait: Duration,
+    /// Ignore the index and rebuild it from the log (`custody reindex`), accepting the log as it is.
+    pub rebuild_index: bool,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { wait: Duration::from_secs(30) }
+        OpenOptions { wait: Duration::from_secs(30), rebuild_index: false }
     }
 }
 
@@ -206,6 +208,7 @@ pub struct Ledger {
     index: Index,
     writer: Mutex<Writer>,
     files: Mutex<HashMap<u64, Arc<File>>>,
+    rebuild_index: bool,
     _lock: File,
 }
 
@@ -358,6 +361,7 @@ impl Ledger {
                 index,
                 writer: Mutex::new(Writer { state, appender }),
                 files: Mutex::new(HashMap::new()),
+                rebuild_index: false,
                 _lock: lockf,
             },
             receipt,
@@ -392,6 +396,7 @@ impl Ledger {
                 appender: Appender::open(&log_dir, [0; 16], 0, 0).or_else(|_| dummy_appender(&log_dir))?,
             }),
             files: Mutex::new(HashMap::new()),
+            rebuild_index: opts.rebuild_index,
             _lock: lockf,
         };
         ledger.recover(&mut report)?;
@@ -400,24 +405,26 @@ impl Ledger {
 
     fn recover(&self, report: &mut OpenReport) -> Result<(), LedgerError> {
         let log_dir = self.dir.join("log");
-        // Where to resume: after the last entry the index knows, if the log agrees.
-        let mut state = match self.index.load_state() {
-            Ok(Some(s)) if s.next_seq > 0 => match self.index.loc(s.next_seq - 1)? {
-                Some(loc)
-                    if loc.hash == s.head_hash && self.read_at(loc.frame).map(|e| e.hash).ok() == Some(s.head_hash) =>
-                {
-                    Some((s, loc))
+        // Where to resume: after the last entry the index knows. The index records an entry only
+        // after its fsync, so that entry was acknowledged: if the log no longer holds it intact, the
+        // log lost evidence, and opening refuses rather than quietly continuing (which would reuse
+        // its seq). `custody reindex` (rebuild_index) is the operator's explicit decision.
+        // A redaction interrupted after its segment rewrite leaves stale offsets in the index: rebuild.
+        let redaction_pending = log_dir.join("redaction.pending").exists();
+        let saved = if self.rebuild_index || redaction_pending { None } else { self.index.load_state().ok().flatten() };
+        let mut state = None;
+        if let Some(s) = saved.as_ref().filter(|s| s.next_seq > 0) {
+            let seq = s.next_seq - 1;
+            if let Some(loc) = self.index.loc(seq)?.filter(|l| l.hash == s.head_hash) {
+                match self.read_at(loc.frame) {
+                    Ok(e) if e.hash == s.head_hash => state = Some((s.clone(), loc)),
+                    Ok(_) => return Err(acknowledged_lost(seq, loc, "holds a different entry")),
+                    Err(err) => return Err(acknowledged_lost(seq, loc, &err.to_string())),
                 }
-                _ => None,
-            },
-            _ => None,
-        };
-        if state.is_none() {
-            if self.index.load_state().ok().flatten().is_some() {
-                report.rebuilt_index = true;
-            } else if list_segments(&log_dir)?.len() > 0 && !report.rebuilt_index {
-                report.rebuilt_index = true;
             }
+        }
+        if state.is_none() {
+            report.rebuilt_index = true;
             self.index.clear()?;
         }
         let segments = list_segments(&log_dir)?;
@@ -825,6 +832,15 @@ impl merkle::HashReader for IndexHashes<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, merkle::MerkleError> {
         self.0.merkle_hashes(indexes).map_err(|e| merkle::MerkleError::Storage(Box::new(e)))
     }
+}
+
+fn acknowledged_lost(seq: u64, loc: Loc, what: &str) -> LedgerError {
+    LedgerError::Damaged(format!(
+        "entry {seq} was acknowledged (the index recorded it after its fsync), but segment {} at offset {} {what}; \
+         nothing was changed. Run `custody verify` to locate the damage; `custody reindex` rebuilds the index from \
+         the log as it is now, accepting the loss",
+        loc.frame.segment, loc.frame.offset
+    ))
 }
 
 fn dummy_appender(log_dir: &Path) -> Result<Appender, LedgerError> {

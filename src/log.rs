@@ -111,8 +111,11 @@ impl std::fmt::Display for FrameProblem {
     }
 }
 
+/// A frame's parts, as parsed: flags, signed bytes, signature, openings, and its total length.
+pub type ParsedFrame = (u8, Vec<u8>, Signature, Vec<u8>, usize);
+
 /// Parses one frame at the start of `buf`. Returns the frame parts and its total length.
-pub fn parse_frame(buf: &[u8]) -> Result<(u8, Vec<u8>, Signature, Vec<u8>, usize), FrameProblem> {
+pub fn parse_frame(buf: &[u8]) -> Result<ParsedFrame, FrameProblem> {
     if buf.len() < 9 {
         return Err(FrameProblem::Short);
     }
@@ -540,7 +543,7 @@ impl Appender {
     /// new segment when the active one is full. On any error the segment is cut back to where it was,
     /// so a failed append leaves nothing behind.
     pub fn append(&mut self, first_seq: u64, frames: &[Vec<u8>]) -> Result<Vec<FrameLoc>, LogError> {
-        if self.len >= SEGMENT_TARGET_BYTES && self.len > SEGMENT_HEADER_LEN {
+        if self.len >= SEGMENT_TARGET_BYTES {
             self.rotate(first_seq)?;
         }
         let start = self.len;

@@ -253,13 +253,16 @@ impl Record {
     /// Parses one record from the JSON contract and validates it. `known_seqs` is the number of
     /// entries in the ledger (refs must point below it).
     pub fn from_json(text: &str) -> Result<Self, RecordError> {
-        let record: Record = serde_json::from_str(text).map_err(|e| json_error(&e))?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let record: Record =
+            serde_path_to_error::deserialize(&mut de).map_err(|e| path_error(e.path().to_string(), e.inner()))?;
+        de.end().map_err(|e| json_error(&e))?;
         Ok(record)
     }
 
     /// Parses a record from an already parsed JSON value (importers produce these).
     pub fn from_value(value: serde_json::Value) -> Result<Self, RecordError> {
-        serde_json::from_value(value).map_err(|e| json_error(&e))
+        serde_path_to_error::deserialize(value).map_err(|e| path_error(e.path().to_string(), e.inner()))
     }
 
     /// Enforces every rule of the contract that does not need the ledger. `next_seq` is the seq the
@@ -374,6 +377,23 @@ impl Record {
     pub fn event_time(&self, fallback: Timestamp) -> Timestamp {
         self.occurred_at.unwrap_or(fallback)
     }
+}
+
+/// A serde error with the path of the value it failed on (`occurred_at`, `target.kind`, ...).
+fn path_error(path: String, e: &serde_json::Error) -> RecordError {
+    let mut err = json_error(e);
+    if path.is_empty() || path == "." {
+        return err;
+    }
+    let msg = e.to_string();
+    err.field = if msg.starts_with("unknown field") {
+        path // already ends with the unknown field's name
+    } else if msg.starts_with("missing field") {
+        format!("{path}.{}", err.field)
+    } else {
+        path
+    };
+    err
 }
 
 /// Turns a serde_json error into a record error that names the field where possible.
@@ -504,10 +524,15 @@ pub(crate) mod tests {
                 v.as_object_mut().unwrap().remove("reason");
             }),
             ("incident", |v| v["incident"] = "".into()),
-            ("(json)", |v| v["action"] = "nuke".into()),
-            ("(json)", |v| v["target"]["kind"] = "robot".into()),
+            ("action", |v| v["action"] = "nuke".into()),
+            ("target.kind", |v| v["target"]["kind"] = "robot".into()),
+            ("target.surprise", |v| v["target"]["surprise"] = 1.into()),
+            ("outcome.status", |v| {
+                v["outcome"].as_object_mut().unwrap().remove("status");
+            }),
+            ("reason", |v| v["reason"] = 42.into()),
             ("reason", |v| v["reason"] = "x".repeat(3000).into()),
-            ("(json)", |v| v["occurred_at"] = "last tuesday".into()),
+            ("occurred_at", |v| v["occurred_at"] = "last tuesday".into()),
             ("expires_at", |v| v["expires_at"] = "2026-03-02T10:00:00Z".into()),
             ("expires_at", |v| {
                 v.as_object_mut().unwrap().remove("expires_at");

@@ -7,17 +7,14 @@ use crate::support::*;
 
 /// Runs `custody append --json -` with `input` on stdin.
 fn append_stdin(t: &TestLedger, input: &str) -> Run {
-    let mut c = t.cmd(&["append", "--key"]);
-    c.arg(&t.key_path).args(["--json", "-"]).write_stdin(input);
+    let mut c = t.cmd(&["append"]);
+    c.arg("--key").arg(&t.key_path).args(["--json", "-"]).write_stdin(input);
     run(c)
 }
 
 /// The ledger's observable state: `custody head` and the segment's length (not one byte written).
 fn state(t: &TestLedger) -> (String, u64) {
-    (
-        t.head(),
-        std::fs::metadata(t.segment()).expect("segment").len(),
-    )
+    (t.head(), std::fs::metadata(t.segment()).expect("segment").len())
 }
 
 type Edit = fn(&mut Value);
@@ -25,9 +22,21 @@ type Edit = fn(&mut Value);
 /// One rule per row: the edit that breaks it, and what stderr must name.
 const CASES: &[(&str, Edit, &[&str])] = &[
     // a required field is missing
-    ("missing field", |v| { v.as_object_mut().unwrap().remove("reason"); }, &["`reason`", "required"]),
+    (
+        "missing field",
+        |v| {
+            v.as_object_mut().unwrap().remove("reason");
+        },
+        &["`reason`", "required"],
+    ),
     // a nested required field is missing
-    ("missing nested field", |v| { v["target"].as_object_mut().unwrap().remove("system"); }, &["`system`", "required"]),
+    (
+        "missing nested field",
+        |v| {
+            v["target"].as_object_mut().unwrap().remove("system");
+        },
+        &["`system`", "required"],
+    ),
     // a field the contract does not have
     ("unknown field", |v| v["surprise"] = json!(1), &["`surprise`", "not part of the record contract"]),
     // an action outside the closed set
@@ -47,17 +56,29 @@ const CASES: &[(&str, Edit, &[&str])] = &[
     // a system name with characters outside a-z 0-9 . _ -
     ("bad system name", |v| v["target"]["system"] = json!("AWS IAM"), &["`target.system`"]),
     // an expiry before the event
-    ("expires before occurred", |v| {
-        v["action"] = json!("emergency_grant");
-        v["expires_at"] = json!("2026-03-02T09:00:00Z");
-    }, &["`expires_at`", "after occurred_at"]),
+    (
+        "expires before occurred",
+        |v| {
+            v["action"] = json!("emergency_grant");
+            v["expires_at"] = json!("2026-03-02T09:00:00Z");
+        },
+        &["`expires_at`", "after occurred_at"],
+    ),
     // an expiry equal to the event
-    ("expires at occurred", |v| {
-        v["action"] = json!("emergency_grant");
-        v["expires_at"] = v["occurred_at"].clone();
-    }, &["`expires_at`", "after occurred_at"]),
+    (
+        "expires at occurred",
+        |v| {
+            v["action"] = json!("emergency_grant");
+            v["expires_at"] = v["occurred_at"].clone();
+        },
+        &["`expires_at`", "after occurred_at"],
+    ),
     // a break-glass grant that is not time-boxed
-    ("emergency_grant without expiry", |v| v["action"] = json!("emergency_grant"), &["`expires_at`", "emergency_grant"]),
+    (
+        "emergency_grant without expiry",
+        |v| v["action"] = json!("emergency_grant"),
+        &["`expires_at`", "emergency_grant"],
+    ),
     // a ref to an entry that does not exist (the ledger has 3)
     ("ref to nonexistent entry", |v| v["refs"] = json!([1, 99]), &["`refs`", "99"]),
     // a ref to the entry itself, which gets seq 3
@@ -65,19 +86,48 @@ const CASES: &[(&str, Edit, &[&str])] = &[
     // the same ref twice
     ("duplicate ref", |v| v["refs"] = json!([1, 1]), &["`refs`", "twice"]),
     // a PEM private key block on one line
-    ("PEM block", |v| v["reason"] = json!("found -----BEGIN RSA PRIVATE KEY----- MIIEowIBAAKCAQEA -----END RSA PRIVATE KEY-----"), &["`reason`", "PEM"]),
+    (
+        "PEM block",
+        |v| v["reason"] = json!("found -----BEGIN RSA PRIVATE KEY----- MIIEowIBAAKCAQEA -----END RSA PRIVATE KEY-----"),
+        &["`reason`", "PEM"],
+    ),
     // the shape of an AWS secret access key
-    ("AWS secret key", |v| v["scope"] = json!("key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY leaked"), &["`scope`", "AWS secret access key"]),
+    (
+        "AWS secret key",
+        |v| v["scope"] = json!("key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY leaked"),
+        &["`scope`", "AWS secret access key"],
+    ),
     // a GitHub personal access token
-    ("ghp_ token", |v| v["outcome"]["detail"] = json!("rotated ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"), &["`outcome.detail`", "GitHub"]),
+    (
+        "ghp_ token",
+        |v| v["outcome"]["detail"] = json!("rotated ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"),
+        &["`outcome.detail`", "GitHub"],
+    ),
     // a JSON Web Token in an attribute value
-    ("JWT", |v| v["attributes"]["token"] = json!("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n"), &["`attributes.token`", "JSON Web Token"]),
+    (
+        "JWT",
+        |v| {
+            v["attributes"]["token"] =
+                json!("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n")
+        },
+        &["`attributes.token`", "JSON Web Token"],
+    ),
     // a secret in an identifier field
     ("token as target id", |v| v["target"]["id"] = json!("ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"), &["`target.id`"]),
     // an evidence digest that is not sha256:/blake3: + 64 hex
     ("bad digest", |v| v["evidence"] = json!([{"system": "vault", "digest": "md5:abc"}]), &["`evidence[0].digest`"]),
     // approval with neither `by`+`source` nor `none`
     ("approval without approver", |v| v["approval"] = json!({"ref": "CHG1"}), &["approval"]),
+    // an unknown field inside a nested object
+    (
+        "unknown nested field",
+        |v| v["actor"]["email"] = json!("a@corp.example"),
+        &["`email`", "not part of the record contract"],
+    ),
+    // more refs than the limit (64)
+    ("too many refs", |v| v["refs"] = json!((0..65).collect::<Vec<u64>>()), &["`refs`", "limit is 64"]),
+    // an attribute key outside a-z 0-9 . _ -
+    ("bad attribute key", |v| v["attributes"]["Bad Key"] = json!("x"), &["`attributes.Bad Key`"]),
 ];
 
 #[test]
@@ -89,16 +139,10 @@ fn each_rule_exits_2_names_the_field_and_appends_nothing() {
         let mut v = record(7);
         edit(&mut v);
         let r = append_stdin(&t, &v.to_string());
-        let missing: Vec<_> = needles
-            .iter()
-            .chain(&["record 1"])
-            .filter(|n| !r.stderr.contains(*n))
-            .collect();
+        let missing: Vec<_> = needles.iter().chain(&["record 1"]).filter(|n| !r.stderr.contains(*n)).collect();
         if r.code != 2 || !missing.is_empty() {
-            failures.push(format!(
-                "case {i} ({name}): exit {} (want 2), stderr lacks {missing:?}:\n{}",
-                r.code, r.stderr
-            ));
+            failures
+                .push(format!("case {i} ({name}): exit {} (want 2), stderr lacks {missing:?}:\n{}", r.code, r.stderr));
         }
         assert_eq!(state(&t), before, "case {i} ({name}) changed the ledger");
     }
@@ -108,24 +152,28 @@ fn each_rule_exits_2_names_the_field_and_appends_nothing() {
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
-/// A time that is not RFC 3339 is refused, and the message should say which field holds it.
+/// A value serde cannot read (a malformed time, a number where text belongs) is refused, but the
+/// message names the field `(json)` instead of the field that holds the value: `Record::from_value`
+/// goes through `serde_json::from_value`, whose errors carry no path.
 #[test]
-#[ignore = "bug: a malformed time is refused but stderr names field `(json)`, not `occurred_at`"]
-fn malformed_time_names_the_field() {
+
+fn unreadable_value_names_the_field() {
     let t = TestLedger::with_records(2);
     let before = state(&t);
-    let mut v = record(7);
-    v["occurred_at"] = json!("last tuesday");
-    let r = append_stdin(&t, &v.to_string());
-    assert_eq!(r.code, 2, "{}", r.stderr);
-    assert_eq!(state(&t), before);
-    assert!(r.stderr.contains("record 1"), "{}", r.stderr);
-    assert!(r.stderr.contains("occurred_at"), "{}", r.stderr);
+    for (field, bad) in [("occurred_at", json!("last tuesday")), ("reason", json!(42))] {
+        let mut v = record(7);
+        v[field] = bad;
+        let r = append_stdin(&t, &v.to_string());
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert_eq!(state(&t), before);
+        assert!(r.stderr.contains("record 1"), "{}", r.stderr);
+        assert!(r.stderr.contains(&format!("`{field}`")), "{field}: {}", r.stderr);
+    }
 }
 
 #[test]
 fn malformed_time_is_refused() {
-    // What the ignored test above does not yet get: at least the value and the record are named.
+    // What works today (the ignored test above asks for more): refused, with the value and record.
     let t = TestLedger::with_records(2);
     let before = state(&t);
     for (field, bad) in [("occurred_at", "last tuesday"), ("expires_at", "2026-13-45T00:00:00Z")] {
@@ -163,11 +211,7 @@ fn batch_with_unknown_field_on_line_3_names_record_and_line() {
     batch[2]["colour"] = json!("red");
     let r = append_stdin(&t, &lines(&batch));
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("record 3 (line 3)") && r.stderr.contains("`colour`"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("record 3 (line 3)") && r.stderr.contains("`colour`"), "{}", r.stderr);
     assert_eq!(state(&t), before);
 }
 
@@ -203,8 +247,8 @@ fn bad_input_from_a_file_and_from_flags() {
     let mut v = record(7);
     v["surprise"] = json!(true);
     std::fs::write(&path, lines(&[record(8), v])).expect("write records");
-    let mut c = t.cmd(&["append", "--key"]);
-    c.arg(&t.key_path).arg("--json").arg(&path);
+    let mut c = t.cmd(&["append"]);
+    c.arg("--key").arg(&t.key_path).arg("--json").arg(&path);
     let r = run(c);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
@@ -213,11 +257,24 @@ fn bad_input_from_a_file_and_from_flags() {
         r.stderr
     );
     // Flags go through the same contract.
-    let mut c = t.cmd(&["append", "--key"]);
-    c.arg(&t.key_path).args([
-        "--incident", "INC-1", "--action", "nuke", "--actor", "a@corp.example", "--target",
-        "b@corp.example", "--target-kind", "human", "--system", "okta", "--no-approval", "n/a",
-        "--reason", "test",
+    let mut c = t.cmd(&["append"]);
+    c.arg("--key").arg(&t.key_path).args([
+        "--incident",
+        "INC-1",
+        "--action",
+        "nuke",
+        "--actor",
+        "a@corp.example",
+        "--target",
+        "b@corp.example",
+        "--target-kind",
+        "human",
+        "--system",
+        "okta",
+        "--no-approval",
+        "n/a",
+        "--reason",
+        "test",
     ]);
     let r = run(c);
     assert_eq!(r.code, 2, "{}", r.stderr);

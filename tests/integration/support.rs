@@ -12,7 +12,7 @@ use assert_cmd::Command;
 use serde_json::{json, Value};
 
 use custody::commit::RandomSalts;
-use custody::entry::{seal, Body, Entry, Header, SignedBody, Unsigned, FORMAT_VERSION};
+use custody::entry::{seal, Body, Entry, SignedBody, Unsigned};
 use custody::ledger::{Ledger, OpenOptions, Receipt};
 use custody::log::{entry_frame, parse_frame, FLAG_END_OF_BATCH, SEGMENT_HEADER_LEN};
 use custody::record::Record;
@@ -20,10 +20,11 @@ use custody::sign::SecretKey;
 use custody::time::Timestamp;
 
 /// A valid record, varied by `i`: incident `INC-{i % 3}`, actor `actor{i % 2}@corp.example`,
-/// target `target{i}@corp.example`, occurred at 2026-03-02T10:00:00Z plus `i` minutes.
+/// target `target{i}@corp.example`, occurred at 2026-03-02T10:00:00Z plus `i` minutes (modulo 12
+/// hours).
 pub fn record(i: usize) -> Value {
     let minute = i % 60;
-    let hour = 10 + i / 60;
+    let hour = 10 + (i / 60) % 12;
     json!({
         "incident": format!("INC-{}", i % 3),
         "action": "grant",
@@ -305,15 +306,12 @@ pub fn forge_next(ledger: &TestLedger, key: &SecretKey, incident: &str) -> (u64,
     let record = Record::from_value(r).expect("valid record");
     let (change, openings) = seal(&record, None, &mut RandomSalts);
     let now = Timestamp::now().max(last.header().ledger_time);
-    let header = Header {
-        version: FORMAT_VERSION,
-        ledger_id: genesis.header().ledger_id,
-        seq: head.size,
-        ledger_time: now,
-        prev_hash: last.hash,
-        key_id: key.public().key_id(),
-        submitter: None,
-    };
+    // Start from a stored header, so that this stays right when the header gains fields.
+    let mut header = genesis.header().clone();
+    header.seq = head.size;
+    header.ledger_time = now;
+    header.prev_hash = last.hash;
+    header.key_id = key.public().key_id();
     let e = Unsigned::new(SignedBody { header, body: Body::Change(change) }, openings).sign(key);
     (head.size, entry_frame(FLAG_END_OF_BATCH, &e))
 }

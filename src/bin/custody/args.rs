@@ -31,6 +31,8 @@ pub struct KeyArg {
     pub key: PathBuf,
 }
 
+// Parsed once per process: the size difference between variants costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Write a new ed25519 private key (mode 0600) and print its public key and key ID

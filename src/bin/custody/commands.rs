@@ -60,8 +60,11 @@ pub fn run(cmd: Command) -> anyhow::Result<Outcome> {
         Command::Log { ledger, filter, json } => log(&ledger, &filter, json),
         Command::Head { ledger, json } => head(&ledger, json),
         Command::Reindex { ledger } => {
-            let l = open(&ledger)?;
-            let n = l.reindex()?;
+            let (l, _) = Ledger::open(
+                &ledger.ledger,
+                &OpenOptions { wait: Duration::from_secs(ledger.wait), rebuild_index: true },
+            )?;
+            let n = l.head().size;
             eprintln!("rebuilt index/ from log/: {n} entries");
             Ok(Outcome::Ok)
         }
@@ -186,7 +189,8 @@ pub fn run(cmd: Command) -> anyhow::Result<Outcome> {
 
 /// Opens a ledger for use, reporting any repair it needed on stderr.
 pub fn open(arg: &LedgerArg) -> anyhow::Result<Ledger> {
-    let (l, report) = Ledger::open(&arg.ledger, &OpenOptions { wait: Duration::from_secs(arg.wait) })?;
+    let (l, report) =
+        Ledger::open(&arg.ledger, &OpenOptions { wait: Duration::from_secs(arg.wait), ..Default::default() })?;
     for q in &report.quarantined {
         eprintln!("custody: warning: a torn tail (an append that was never acknowledged) was moved to {q}");
     }

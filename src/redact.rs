@@ -386,17 +386,7 @@ impl Ledger {
         reason: &str,
         reference: &str,
     ) -> Result<Receipt, LedgerError> {
-        for (f, v, max) in [
-            ("--incident", incident, limits::INCIDENT),
-            ("--reason", reason, limits::REASON),
-            ("--ref", reference, limits::ID),
-        ] {
-            crate::record::check_text(f, v, max).map_err(|e| LedgerError::Invalid(e.to_string()))?;
-        }
-        self.append_control(
-            key,
-            Control::HoldAdd { incident: incident.into(), reason: reason.into(), reference: reference.into() },
-        )
+        self.hold(key, incident, reason, reference, true)
     }
 
     /// Releases a legal hold.
@@ -407,6 +397,17 @@ impl Ledger {
         reason: &str,
         reference: &str,
     ) -> Result<Receipt, LedgerError> {
+        self.hold(key, incident, reason, reference, false)
+    }
+
+    fn hold(
+        &self,
+        key: &SecretKey,
+        incident: &str,
+        reason: &str,
+        reference: &str,
+        add: bool,
+    ) -> Result<Receipt, LedgerError> {
         for (f, v, max) in [
             ("--incident", incident, limits::INCIDENT),
             ("--reason", reason, limits::REASON),
@@ -414,10 +415,13 @@ impl Ledger {
         ] {
             crate::record::check_text(f, v, max).map_err(|e| LedgerError::Invalid(e.to_string()))?;
         }
-        self.append_control(
-            key,
-            Control::HoldRelease { incident: incident.into(), reason: reason.into(), reference: reference.into() },
-        )
+        let (incident, reason, reference) = (incident.to_string(), reason.to_string(), reference.to_string());
+        let control = if add {
+            Control::HoldAdd { incident, reason, reference }
+        } else {
+            Control::HoldRelease { incident, reason, reference }
+        };
+        self.append_control(key, control)
     }
 
     /// Holds in force, by incident.

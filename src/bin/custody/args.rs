@@ -345,36 +345,9 @@ pub enum KeyCommand {
 #[derive(Subcommand, Debug)]
 pub enum HoldCommand {
     /// Place an incident under legal hold (a signed entry)
-    Add {
-        #[command(flatten)]
-        ledger: LedgerArg,
-        #[command(flatten)]
-        key: KeyArg,
-        #[arg(long)]
-        incident: String,
-        #[arg(long)]
-        reason: String,
-        /// Matter or case reference
-        #[arg(long = "ref")]
-        reference: String,
-        #[arg(long)]
-        json: bool,
-    },
+    Add(HoldArgs),
     /// Release a legal hold (a signed entry)
-    Release {
-        #[command(flatten)]
-        ledger: LedgerArg,
-        #[command(flatten)]
-        key: KeyArg,
-        #[arg(long)]
-        incident: String,
-        #[arg(long)]
-        reason: String,
-        #[arg(long = "ref")]
-        reference: String,
-        #[arg(long)]
-        json: bool,
-    },
+    Release(HoldArgs),
     /// List holds in force
     List {
         #[command(flatten)]
@@ -382,6 +355,23 @@ pub enum HoldCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct HoldArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    #[command(flatten)]
+    pub key: KeyArg,
+    #[arg(long)]
+    pub incident: String,
+    #[arg(long)]
+    pub reason: String,
+    /// Matter or case reference
+    #[arg(long = "ref")]
+    pub reference: String,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -222,15 +222,15 @@ pub fn public_key_arg(s: &str) -> anyhow::Result<PublicKey> {
 
 fn hold(h: HoldCommand) -> anyhow::Result<Outcome> {
     match h {
-        HoldCommand::Add { ledger, key, incident, reason, reference, json } => {
-            let k = load_key(&key.key)?;
-            let l = open(&ledger)?;
-            print_receipts(&[l.hold_add(&k, &incident, &reason, &reference)?], json)
+        HoldCommand::Add(a) => {
+            let k = load_key(&a.key.key)?;
+            let l = open(&a.ledger)?;
+            print_receipts(&[l.hold_add(&k, &a.incident, &a.reason, &a.reference)?], a.json)
         }
-        HoldCommand::Release { ledger, key, incident, reason, reference, json } => {
-            let k = load_key(&key.key)?;
-            let l = open(&ledger)?;
-            print_receipts(&[l.hold_release(&k, &incident, &reason, &reference)?], json)
+        HoldCommand::Release(a) => {
+            let k = load_key(&a.key.key)?;
+            let l = open(&a.ledger)?;
+            print_receipts(&[l.hold_release(&k, &a.incident, &a.reason, &a.reference)?], a.json)
         }
         HoldCommand::List { ledger, json } => {
             let l = open(&ledger)?;

@@ -60,6 +60,12 @@ pub enum LedgerError {
     Exists { dir: String },
     #[error("the log is damaged ({0}); run `custody verify` to locate every problem")]
     Damaged(String),
+    #[error(
+        "entry {seq} was acknowledged (the index recorded it after its fsync), but its frame in segment {segment} at offset \
+         {offset} is damaged or gone ({problem}); nothing was changed. Run `custody verify` to locate every problem; \
+         `custody reindex` rebuilds the index from the log as it is now, accepting the loss"
+    )]
+    AcknowledgedLost { seq: u64, segment: u64, offset: u64, problem: String },
     #[error("incident {incident} is under legal hold since entry {since} (ref {reference}); {what} is refused")]
     Held { incident: String, since: u64, reference: String, what: String },
     #[error("no entry {seq}: the ledger has {size} entries")]
@@ -419,6 +425,7 @@ impl Ledger {
                 match self.read_at(loc.frame) {
                     Ok(e) if e.hash == s.head_hash => state = Some((s.clone(), loc)),
                     Ok(_) => return Err(acknowledged_lost(seq, loc, "holds a different entry")),
+                    Err(LedgerError::Damaged(why)) => return Err(acknowledged_lost(seq, loc, &why)),
                     Err(err) => return Err(acknowledged_lost(seq, loc, &err.to_string())),
                 }
             }
@@ -835,12 +842,12 @@ impl merkle::HashReader for IndexHashes<'_> {
 }
 
 fn acknowledged_lost(seq: u64, loc: Loc, what: &str) -> LedgerError {
-    LedgerError::Damaged(format!(
-        "entry {seq} was acknowledged (the index recorded it after its fsync), but segment {} at offset {} {what}; \
-         nothing was changed. Run `custody verify` to locate the damage; `custody reindex` rebuilds the index from \
-         the log as it is now, accepting the loss",
-        loc.frame.segment, loc.frame.offset
-    ))
+    LedgerError::AcknowledgedLost {
+        seq,
+        segment: loc.frame.segment,
+        offset: loc.frame.offset,
+        problem: what.to_string(),
+    }
 }
 
 fn dummy_appender(log_dir: &Path) -> Result<Appender, LedgerError> {

@@ -45,14 +45,18 @@ for i in itertools.count():
 }
 lost_total=0
 for round in $(seq 1 "$ROUNDS"); do
-  gen | "$BIN" append --ledger "$MNT/ledger" --key "$WORK/k.key" --json - --each >> "$ACKS" 2>"$WORK/writer.err" &
+  ( gen | "$BIN" append --ledger "$MNT/ledger" --key "$WORK/k.key" --json - --each >> "$ACKS" 2>"$WORK/writer.err" ) 2>/dev/null &
   sleep "$(python3 -c "import random; print(round(random.uniform(0.3, 1.5), 2))")"
-  WPID=$(pgrep -f "custody append --ledger $MNT/ledger" | head -1 || true)
+  WPID=$(pgrep -f "append --ledger $MNT/ledger" | head -1 || true)
   bash "$PL" crash "$MNT" ${WPID:-} >/dev/null
   { wait; } 2>/dev/null || true
   # Reopen (quarantines a torn tail), then every receipt ever printed must be in the ledger.
-  "$BIN" head --ledger "$MNT/ledger" >/dev/null 2>&1
-  "$BIN" log --ledger "$MNT/ledger" --json > "$WORK/log.jsonl"
+  if ! "$BIN" head --ledger "$MNT/ledger" >/dev/null 2>"$WORK/open.err"; then
+    echo "powerloss: FAILED: round $round: the ledger does not open after the power cut:"; cat "$WORK/open.err"; exit 1
+  fi
+  if ! "$BIN" log --ledger "$MNT/ledger" --json > "$WORK/log.jsonl" 2>"$WORK/open.err"; then
+    echo "powerloss: FAILED: round $round: the ledger cannot be read after the power cut:"; cat "$WORK/open.err"; exit 1
+  fi
   lost=$(python3 - "$ACKS" "$WORK/log.jsonl" <<'PY'
 import json, sys
 have = {}

@@ -75,6 +75,10 @@ pub struct ChainState {
     /// it in its own tree.
     #[serde(skip)]
     pub incidents: HashMap<String, (u64, Hash)>,
+    /// Parsed public keys by key ID. Accepting a key (decompression, canonical and torsion checks)
+    /// costs about as much as verifying a signature, so it is done once per key, not per entry.
+    #[serde(skip)]
+    parsed: HashMap<KeyId, PublicKey>,
 }
 
 impl ChainState {
@@ -175,7 +179,7 @@ impl ChainState {
                 ));
                 None
             }
-            Some(k) => PublicKey::from_bytes(&k.public_key).ok(),
+            Some(k) => self.parsed.get(&h.key_id).copied().or_else(|| PublicKey::from_bytes(&k.public_key).ok()),
         };
         match &e.signed.body {
             Body::Change(c) => {
@@ -270,8 +274,23 @@ impl ChainState {
         }
     }
 
+    /// Fills the parsed-key cache (after loading a snapshot, whose cache is not serialized).
+    pub fn parse_keys(&mut self) {
+        self.parsed = self
+            .keys
+            .values()
+            .filter_map(|k| PublicKey::from_bytes(&k.public_key).ok())
+            .map(|p| (p.key_id(), p))
+            .collect();
+    }
+
     /// Applies a valid control statement's effect (keys, holds, clients).
     pub fn apply_control(&mut self, seq: u64, c: &Control) {
+        if let Control::LedgerInit { public_key, .. } | Control::KeyAdd { public_key, .. } = c {
+            if let Ok(p) = PublicKey::from_bytes(public_key) {
+                self.parsed.insert(p.key_id(), p);
+            }
+        }
         match c {
             Control::LedgerInit { public_key, .. } => {
                 self.keys.insert(

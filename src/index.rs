@@ -103,7 +103,15 @@ const INDEX_FORMAT: &[u8] = b"1";
 impl Index {
     /// Opens (or creates) the index at `dir`.
     pub fn open(dir: &Path) -> Result<Self, IndexError> {
-        let db = sled::Config::new().path(dir).cache_capacity(64 << 20).mode(sled::Mode::HighThroughput).open()?;
+        // The index is derived and never relied on for durability: sled's background flush runs
+        // every 5 s instead of its default 500 ms (measured: about one pwrite + sync_file_range per
+        // append otherwise). What a crash loses, the next open catches up from the log.
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(64 << 20)
+            .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(Some(5_000))
+            .open()?;
         let meta = db.open_tree("meta")?;
         if let Some(f) = meta.get(META_FORMAT)? {
             if f.as_ref() != INDEX_FORMAT {
@@ -219,6 +227,7 @@ impl Index {
             h.copy_from_slice(&v[8..]);
             st.incidents.insert(String::from_utf8_lossy(&k).into_owned(), (seq, h));
         }
+        st.parse_keys();
         Ok(Some(st))
     }
 

@@ -311,7 +311,9 @@ impl Client {
             Sender::H2(_) => b.uri(format!("{scheme}://{}{path}", self.authority)),
             Sender::H1(_) => b.uri(path.as_str()).header(hyper::header::HOST, self.authority.as_str()),
         };
-        b = b.header(hyper::header::AUTHORIZATION, format!("Bearer {}", self.token));
+        if !self.token.is_empty() {
+            b = b.header(hyper::header::AUTHORIZATION, format!("Bearer {}", self.token));
+        }
         if !body.is_empty() {
             b = b.header(hyper::header::CONTENT_TYPE, "application/json");
         }

@@ -238,8 +238,10 @@ async fn bad_requests_get_the_right_4xx_and_the_head_does_not_move() {
     let mut bad = record(0, 4);
     bad["reason"] = json!("");
     let two = Bytes::from(format!("{}\n{}\n", record(0, 1), bad));
+    /// (what, client, body, extra headers, status, code, field, message fragment)
+    type Case<'a> = (&'a str, &'a str, Bytes, Vec<(&'a str, &'a str)>, u16, &'a str, Option<&'a str>, &'a str);
     #[rustfmt::skip]
-    let cases: Vec<(&str, &str, Bytes, Vec<(&str, &str)>, u16, &str, Option<&str>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         // (what, client, body, extra headers, status, code, field, message fragment)
         ("malformed JSON", "soar", Bytes::from_static(b"{\"incident\": \"INC-1\", "), vec![], 400, "malformed_json", None, "not valid JSON"),
         ("unknown field", "soar", with(&|v| v["colour"] = json!("red")), vec![], 422, "invalid_record", Some("colour"), "not part of the record contract"),
@@ -791,6 +793,6 @@ async fn cli_registers_and_appends_through_the_service() {
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     assert_eq!(wait_exit(&mut srv.child, Duration::from_secs(20)).code(), Some(0));
     let ledger = reopen(dir.path());
-    check_receipts(&ledger, &[receipt.clone()]);
+    check_receipts(&ledger, std::slice::from_ref(&receipt));
     assert_eq!(ledger.get(receipt.seq).unwrap().header().submitter.as_deref(), Some("ci-bot"));
 }

@@ -458,7 +458,8 @@ fn append_each(a: &AppendArgs) -> anyhow::Result<Outcome> {
     } else {
         Box::new(std::io::BufReader::new(std::fs::File::open(src).with_context(|| format!("opening {src}"))?))
     };
-    let key = load_key(&a.key.key)?;
+    let key =
+        load_key(a.key.as_deref().context("--key is required (or send the records to a service with --server)")?)?;
     let l = open(&a.ledger)?;
     for (i, text) in input.lines().enumerate() {
         let text = text.with_context(|| format!("reading {src}"))?;

@@ -132,6 +132,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// append, sent under an idempotency key and retried until the service answers.
 pub fn remote_append(a: AppendArgs) -> anyhow::Result<Outcome> {
     let server = a.server.as_deref().context("--server is required")?;
+    if a.each {
+        return remote_append_each(&a, server);
+    }
     let records = match &a.json {
         Some(src) => read_records(src)?,
         None => vec![record_from_flags(&a.record)?],
@@ -147,6 +150,38 @@ pub fn remote_append(a: AppendArgs) -> anyhow::Result<Outcome> {
         eprintln!("custody: note: the service already had request {key}; these are its original receipts");
     }
     print_receipts(&out.receipts, true)
+}
+
+/// `--each` through the service: every JSON line is its own request (and idempotency key), sent as
+/// it arrives; stops at the first line that is refused (everything before it stays appended, as its
+/// printed receipts say).
+fn remote_append_each(a: &AppendArgs, server: &str) -> anyhow::Result<Outcome> {
+    use std::io::BufRead;
+    if a.idempotency_key.is_some() {
+        bail!("--idempotency-key names one request; with --each every line gets its own key");
+    }
+    let src = a.json.as_deref().unwrap_or("-");
+    let input: Box<dyn BufRead> = if src == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(std::fs::File::open(src).with_context(|| format!("opening {src}"))?))
+    };
+    let client = client_for(server, a.token_file.as_deref(), &a.remote)?;
+    let rt = runtime()?;
+    for (i, text) in input.lines().enumerate() {
+        let text = text.with_context(|| format!("reading {src}"))?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let rec =
+            custody::record::Record::from_json(&text).map_err(|e| anyhow::anyhow!("{src}: line {}: {e}", i + 1))?;
+        let key = new_idempotency_key();
+        let out = rt
+            .block_on(client.append(&[rec], Some(key.clone())))
+            .with_context(|| format!("{src}: line {}: appending to {server} (idempotency key {key})", i + 1))?;
+        print_receipts(&out.receipts, true)?;
+    }
+    Ok(Outcome::Ok)
 }
 
 fn role(s: &str) -> anyhow::Result<Role> {

@@ -72,6 +72,9 @@ pub enum LedgerError {
     NoSuchEntry { seq: u64, size: u64 },
     #[error("{path}: {source}")]
     Io { path: String, source: io::Error },
+    /// A group commit's shared write failed; nothing of it was appended and the request may be retried.
+    #[error("the shared write of this group commit failed, nothing of it was appended ({0}); retry the request")]
+    GroupWrite(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LedgerError + '_ {
@@ -119,6 +122,34 @@ fn request_key(s: &Submission) -> Option<Vec<u8>> {
     k.push(0);
     k.extend_from_slice(r.as_bytes());
     Some(k)
+}
+
+/// No submitter, no request ID (entries written by the ledger's own key holder).
+static NO_SUBMISSION: Submission = Submission { submitter: None, request: None };
+
+/// The checks [`Ledger::submit_many`] makes of one request before the shared write, and its sealed
+/// bodies. `before` is the ledger size before the call: refs must name entries below it.
+fn check_request(sub: &Submission, records: &[Record], before: u64) -> Result<Vec<(Body, Openings)>, LedgerError> {
+    if records.len() > MAX_BATCH {
+        return Err(LedgerError::Invalid(format!(
+            "a batch holds at most {MAX_BATCH} records; this one has {}",
+            records.len()
+        )));
+    }
+    for (what, v) in [("submitter", &sub.submitter), ("request ID", &sub.request)] {
+        if let Some(s) = v {
+            crate::record::check_text(what, s, limits::ID).map_err(|e| LedgerError::Invalid(e.to_string()))?;
+        }
+    }
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            r.validate(before).map_err(|problem| LedgerError::Record { index: i + 1, problem })?;
+            let (c, o) = seal(r, None, &mut RandomSalts);
+            Ok((Body::Change(c), o))
+        })
+        .collect()
 }
 
 /// The ledger's size and the hash of its last entry.
@@ -593,14 +624,121 @@ impl Ledger {
         Ok(Submitted::Appended(self.write(&mut w, key, bodies, sub)?))
     }
 
+    /// Group commit: appends the records of many requests with one write and one fsync. Each request
+    /// is checked on its own first (record rules, refs to entries that existed before the call, and
+    /// its (submitter, request ID) against the ledger and against the requests before it in this
+    /// call); a request that fails gets its own error and takes no part in the write, and a retried
+    /// request gets its original receipts. All others are appended together, in order, each entry
+    /// keeping its own request's submitter and request ID. Results come back in request order, only
+    /// once the shared write is durable; if that write fails, every request in it fails and nothing
+    /// of it was appended.
+    pub fn submit_many(
+        &self,
+        key: &SecretKey,
+        requests: Vec<(Submission, Vec<Record>)>,
+    ) -> Vec<Result<Submitted, LedgerError>> {
+        enum Plan {
+            Done(Result<Submitted, LedgerError>),
+            /// Appended in the shared write: bodies `at..at + len`.
+            Write(usize, usize),
+            /// The same (submitter, request ID) as an earlier request of this call.
+            Again(usize, usize),
+        }
+        let before = self.head().size;
+        // Validate and seal outside the writer lock: refs must name entries that existed before the
+        // call, which stays true whatever seq each record gets.
+        let checked: Vec<Result<Vec<(Body, Openings)>, LedgerError>> =
+            requests.par_iter().map(|(sub, records)| check_request(sub, records, before)).collect();
+        let mut w = self.writer_lock();
+        let mut plans = Vec::with_capacity(requests.len());
+        let mut bodies = Vec::new();
+        let mut subs: Vec<(&Submission, usize)> = Vec::new();
+        let mut seen: HashMap<Vec<u8>, (usize, usize)> = HashMap::new();
+        for ((sub, _), checked) in requests.iter().zip(checked) {
+            let sealed = match checked {
+                Ok(sealed) if sealed.is_empty() => {
+                    plans.push(Plan::Done(Ok(Submitted::Appended(Vec::new()))));
+                    continue;
+                }
+                Ok(sealed) => sealed,
+                Err(e) => {
+                    plans.push(Plan::Done(Err(e)));
+                    continue;
+                }
+            };
+            let span = (bodies.len(), sealed.len());
+            if let Some(k) = request_key(sub) {
+                if let Some((at, len)) = seen.get(&k) {
+                    plans.push(Plan::Again(*at, *len));
+                    continue;
+                }
+                match self.replay(&w, &k) {
+                    Ok(None) => {}
+                    other => {
+                        plans.push(Plan::Done(other.map(|r| Submitted::Replayed(r.unwrap_or_default()))));
+                        continue;
+                    }
+                }
+                seen.insert(k, span);
+            }
+            plans.push(Plan::Write(span.0, span.1));
+            subs.push((sub, sealed.len()));
+            bodies.extend(sealed);
+        }
+        let written = if bodies.is_empty() { Ok(Vec::new()) } else { self.write_for(&mut w, key, bodies, &subs) };
+        drop(w);
+        let receipts = |at: usize, len: usize| -> Result<Vec<Receipt>, LedgerError> {
+            match &written {
+                Ok(r) => Ok(r[at..at + len].to_vec()),
+                Err(e) => Err(LedgerError::GroupWrite(e.to_string())),
+            }
+        };
+        plans
+            .into_iter()
+            .map(|p| match p {
+                Plan::Done(r) => r,
+                Plan::Write(at, len) => receipts(at, len).map(Submitted::Appended),
+                Plan::Again(at, len) => receipts(at, len).map(Submitted::Replayed),
+            })
+            .collect()
+    }
+
+    /// The receipts of an earlier request with this request key, if the ledger holds one.
+    fn replay(&self, w: &Writer, k: &[u8]) -> Result<Option<Vec<Receipt>>, LedgerError> {
+        let seqs: Vec<u64> = self.index.postings(Posting::Request, k).collect::<Result<_, _>>()?;
+        if seqs.is_empty() {
+            return Ok(None);
+        }
+        let mut receipts = Vec::with_capacity(seqs.len());
+        for s in seqs {
+            let loc = self.index.loc(s)?.ok_or(LedgerError::NoSuchEntry { seq: s, size: w.state.next_seq })?;
+            receipts.push(receipt(&self.read_at(loc.frame)?));
+        }
+        Ok(Some(receipts))
+    }
+
+    /// How long the last append's `fdatasync` took (for the service's metrics).
+    pub fn last_sync(&self) -> Duration {
+        self.writer_lock().appender.last_sync()
+    }
+
     /// Appends one control statement (key, redaction, hold, client) after checking it against the
     /// chain rules.
     pub fn append_control(&self, key: &SecretKey, control: Control) -> Result<Receipt, LedgerError> {
+        self.append_control_by(key, control, &Submission::default())
+    }
+
+    /// [`Ledger::append_control`] on behalf of a service client, who is recorded as its submitter
+    /// (an admin registering or removing a client).
+    pub fn append_control_by(
+        &self,
+        key: &SecretKey,
+        control: Control,
+        sub: &Submission,
+    ) -> Result<Receipt, LedgerError> {
         let mut w = self.writer_lock();
         w.state.check_control(w.state.next_seq, &control).map_err(LedgerError::Invalid)?;
-        Ok(self
-            .write(&mut w, key, vec![(Body::Control(control), Openings::default())], &Submission::default())?
-            .remove(0))
+        Ok(self.write(&mut w, key, vec![(Body::Control(control), Openings::default())], sub)?.remove(0))
     }
 
     /// Runs `f` with the writer held, so that a check and the append that depends on it are atomic
@@ -616,6 +754,20 @@ impl Ledger {
         bodies: Vec<(Body, Openings)>,
         sub: &Submission,
     ) -> Result<Vec<Receipt>, LedgerError> {
+        let n = bodies.len();
+        self.write_for(w, key, bodies, &[(sub, n)])
+    }
+
+    /// [`Ledger::write`] for bodies of several submissions: `subs` gives each run of consecutive
+    /// bodies its submission and length, so every entry's header names its own request.
+    fn write_for(
+        &self,
+        w: &mut Writer,
+        key: &SecretKey,
+        bodies: Vec<(Body, Openings)>,
+        subs: &[(&Submission, usize)],
+    ) -> Result<Vec<Receipt>, LedgerError> {
+        let mut per_body = subs.iter().flat_map(|(s, n)| std::iter::repeat_n(*s, *n));
         let kid = key.public().key_id();
         if w.state.active_key(&kid).is_none() {
             return Err(LedgerError::NotAuthorized { key_id: hex::encode(kid) });
@@ -628,6 +780,7 @@ impl Ledger {
         let mut unsigned = Vec::with_capacity(bodies.len());
         for (i, (mut body, openings)) in bodies.into_iter().enumerate() {
             let seq = next + i as u64;
+            let sub = per_body.next().unwrap_or(&NO_SUBMISSION);
             if let Body::Change(c) = &mut body {
                 c.incident_prev = overlay.get(&c.incident).or_else(|| w.state.incidents.get(&c.incident)).copied();
             }

@@ -26,6 +26,7 @@ pub mod note;
 pub mod record;
 pub mod redact;
 pub mod secrets;
+pub mod service;
 pub mod sign;
 pub mod time;
 pub mod verify;

@@ -506,6 +506,8 @@ pub struct Appender {
     active_path: PathBuf,
     file: File,
     len: u64,
+    /// How long the last `fdatasync` took.
+    last_sync: std::time::Duration,
 }
 
 impl Appender {
@@ -523,6 +525,7 @@ impl Appender {
             active_path: path,
             file: f,
             len: SEGMENT_HEADER_LEN,
+            last_sync: std::time::Duration::ZERO,
         })
     }
 
@@ -530,7 +533,20 @@ impl Appender {
     pub fn open(dir: &Path, ledger_id: LedgerId, active_seq: u64, len: u64) -> Result<Self, LogError> {
         let path = dir.join(segment_name(active_seq));
         let file = OpenOptions::new().read(true).write(true).open(&path).map_err(io_err(&path))?;
-        Ok(Appender { dir: dir.to_path_buf(), ledger_id, active_seq, active_path: path, file, len })
+        Ok(Appender {
+            dir: dir.to_path_buf(),
+            ledger_id,
+            active_seq,
+            active_path: path,
+            file,
+            len,
+            last_sync: std::time::Duration::ZERO,
+        })
+    }
+
+    /// How long the last append's `fdatasync` took.
+    pub fn last_sync(&self) -> std::time::Duration {
+        self.last_sync
     }
 
     /// The active segment and the offset the next frame will get.
@@ -553,11 +569,12 @@ impl Appender {
             locs.push(FrameLoc { segment: self.active_seq, offset: start + buf.len() as u64, len: f.len() as u32 });
             buf.extend_from_slice(f);
         }
-        let res = self
-            .file
-            .seek(SeekFrom::Start(start))
-            .and_then(|_| self.file.write_all(&buf))
-            .and_then(|_| self.file.sync_data());
+        let res = self.file.seek(SeekFrom::Start(start)).and_then(|_| self.file.write_all(&buf)).and_then(|_| {
+            let t = std::time::Instant::now();
+            let r = self.file.sync_data();
+            self.last_sync = t.elapsed();
+            r
+        });
         if let Err(e) = res {
             // Cut back: the batch was never acknowledged and must not half-exist.
             let _ = self.file.set_len(start).and_then(|_| self.file.sync_data());

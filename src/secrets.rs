@@ -50,6 +50,7 @@ fn token_kind(token: &str) -> Option<&'static str> {
         ("AIza", 35, "a Google API key"),
         ("ya29.", 20, "a Google OAuth access token"),
         ("sk-", 40, "an API secret key"),
+        ("cst_", 40, "a custody service client token"),
     ];
     for (prefix, min_rest, kind) in PREFIXES {
         if let Some(rest) = token.strip_prefix(prefix) {
@@ -104,6 +105,7 @@ mod tests {
             "Authorization: SSWS 00abcdefghijklmnopqrstuvwxyz0123456789AB",
             "AIzaSyA1234567890abcdefghijklmnopqrstuv",
             "hvs.CAESIJ1234567890abcdefghijklmnop",
+            "Bearer cst_q2Ny9-w7HcCjSx0dD1vU8Lq3mZ_r5tYbKe4aFgPhJiA",
         ];
         for c in cases {
             assert!(looks_like_secret(c).is_some(), "not recognised: {c}");

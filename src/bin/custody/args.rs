@@ -300,6 +300,11 @@ pub enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Run the ledger as an HTTP/1.1 and HTTP/2 service, its single writer (API: docs/API.md)
+    Serve(ServeArgs),
+    /// Service clients: register one (its bearer token is shown once), remove one, list them
+    #[command(subcommand)]
+    Client(ClientCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -427,8 +432,9 @@ pub struct FilterArgs {
 pub struct AppendArgs {
     #[command(flatten)]
     pub ledger: LedgerArg,
-    #[command(flatten)]
-    pub key: KeyArg,
+    /// Private key file (from `custody keygen`) that signs the new entries; not with --server
+    #[arg(long, env = "CUSTODY_KEY", required_unless_present = "server")]
+    pub key: Option<PathBuf>,
     /// Read records from a file or `-` (stdin): one JSON object, or JSON Lines (one batch)
     #[arg(long, conflicts_with_all = ["incident", "action"])]
     pub json: Option<String>,
@@ -438,6 +444,144 @@ pub struct AppendArgs {
     pub each: bool,
     #[command(flatten)]
     pub record: RecordFlags,
+    /// Send the records to a running `custody serve` at this URL (http:// or https://) instead
+    #[arg(long, env = "CUSTODY_SERVER", requires = "token_file")]
+    pub server: Option<String>,
+    /// File holding this client's bearer token (from `custody client add`), for --server
+    #[arg(long, env = "CUSTODY_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Idempotency key for --server (default: a new random one); sending the same key again
+    /// appends nothing and returns the original receipts
+    #[arg(long, requires = "server")]
+    pub idempotency_key: Option<String>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// How to reach a running service.
+#[derive(Args, Debug, Clone)]
+pub struct RemoteArgs {
+    /// Trust this CA certificate (PEM) for an https:// server (default: the public web roots)
+    #[arg(long)]
+    pub tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for a service that requires mutual TLS
+    #[arg(long, requires = "tls_client_key")]
+    pub tls_client_cert: Option<PathBuf>,
+    /// Client certificate's private key (PEM)
+    #[arg(long, requires = "tls_client_cert")]
+    pub tls_client_key: Option<PathBuf>,
+    /// Speak HTTP/2 (prior knowledge on http://, ALPN on https://)
+    #[arg(long)]
+    pub http2: bool,
+    /// Retries after a failed attempt (same idempotency key each time)
+    #[arg(long, default_value_t = 8)]
+    pub retries: u32,
+    /// Seconds allowed for one attempt
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    #[command(flatten)]
+    pub key: KeyArg,
+    /// Address to listen on; port 0 takes any free port (the address is printed on stdout)
+    #[arg(long, default_value = "127.0.0.1:7440")]
+    pub listen: String,
+    /// TLS certificate chain (PEM); with --tls-key, serves https (HTTP/2 and HTTP/1.1 by ALPN)
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM)
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates issued by this CA (mutual TLS), in addition to bearer tokens
+    #[arg(long, requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Largest request body in bytes (413 above it)
+    #[arg(long, default_value_t = 4 << 20)]
+    pub max_body: usize,
+    /// Append requests that may wait for the writer (503 with Retry-After when full)
+    #[arg(long, default_value_t = 4096)]
+    pub queue: usize,
+    /// Records that may wait for the writer, over all queued requests
+    #[arg(long, default_value_t = 100_000)]
+    pub queue_records: usize,
+    /// Requests per second per client, on average (0: no limit; 429 above it)
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate_limit: f64,
+    /// Requests a client may send in a burst above its rate
+    #[arg(long, default_value_t = 2000.0)]
+    pub rate_burst: f64,
+    /// Seconds allowed for a request's headers (and a TLS handshake); also the idle timeout
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds allowed for a request's body (408 after it)
+    #[arg(long, default_value_t = 30)]
+    pub body_timeout: u64,
+    /// Connections served at once
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Seconds open requests may take to finish after SIGTERM
+    #[arg(long, default_value_t = 30)]
+    pub shutdown_grace: u64,
+}
+
+/// Where client registrations go: a local ledger (signed with --key) or a running service (with an
+/// admin client's token).
+#[derive(Args, Debug)]
+pub struct ClientTarget {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// Private key file that signs the registration entry (local ledger)
+    #[arg(long, env = "CUSTODY_KEY")]
+    pub key: Option<PathBuf>,
+    /// Or go through a running `custody serve` at this URL (needs an admin client's token)
+    #[arg(long, env = "CUSTODY_SERVER", requires = "token_file")]
+    pub server: Option<String>,
+    /// File holding an admin client's bearer token, for --server
+    #[arg(long, env = "CUSTODY_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Register a service client with a role; prints its bearer token once (only its hash is kept,
+    /// in a signed ledger entry)
+    Add {
+        #[command(flatten)]
+        target: ClientTarget,
+        /// Client name, recorded as the submitter of every entry it appends
+        name: String,
+        /// append, read or admin
+        #[arg(long)]
+        role: String,
+        /// Write the token to this new file (mode 0600) instead of printing it
+        #[arg(long)]
+        token_out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a service client: its token stops working (a signed ledger entry)
+    Remove {
+        #[command(flatten)]
+        target: ClientTarget,
+        name: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List registered service clients
+    List {
+        #[command(flatten)]
+        target: ClientTarget,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The common record fields as flags (see the record contract in docs/FORMAT.md).

@@ -25,6 +25,7 @@ pub fn run(cmd: Command) -> anyhow::Result<Outcome> {
         Command::Keygen { out, json } => keygen(&out, json),
         Command::Init { ledger, key, name, json } => init(&ledger, &key.key, &name, json),
         Command::Key(k) => key_cmd(k),
+        Command::Append(a) if a.server.is_some() => crate::serve_cmd::remote_append(a),
         Command::Append(a) => append(a),
         Command::Verify { ledger, trust, head, checkpoint, witnesses, quorum, json } => {
             verify(&ledger, trust.as_deref(), head.as_deref(), checkpoint.as_deref(), &witnesses, quorum, json)
@@ -69,6 +70,8 @@ pub fn run(cmd: Command) -> anyhow::Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Demo { dir } => crate::demo::run(dir),
+        Command::Serve(a) => crate::serve_cmd::serve(a),
+        Command::Client(c) => crate::serve_cmd::client(c),
         Command::Redact { ledger, key, seqs, fields, reason, authority, approved_by, json } => {
             let fields = fields
                 .iter()
@@ -438,7 +441,8 @@ fn append(a: AppendArgs) -> anyhow::Result<Outcome> {
         Some(src) => read_records(src)?,
         None => vec![record_from_flags(&a.record)?],
     };
-    let key = load_key(&a.key.key)?;
+    let key =
+        load_key(a.key.as_deref().context("--key is required (or send the records to a service with --server)")?)?;
     let l = open(&a.ledger)?;
     let receipts = l.append_batch(&key, records, None)?;
     print_receipts(&receipts, true)
@@ -454,7 +458,8 @@ fn append_each(a: &AppendArgs) -> anyhow::Result<Outcome> {
     } else {
         Box::new(std::io::BufReader::new(std::fs::File::open(src).with_context(|| format!("opening {src}"))?))
     };
-    let key = load_key(&a.key.key)?;
+    let key =
+        load_key(a.key.as_deref().context("--key is required (or send the records to a service with --server)")?)?;
     let l = open(&a.ledger)?;
     for (i, text) in input.lines().enumerate() {
         let text = text.with_context(|| format!("reading {src}"))?;

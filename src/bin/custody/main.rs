@@ -11,6 +11,7 @@ mod demo;
 mod import_cmd;
 mod output;
 mod proofs;
+mod serve_cmd;
 
 use std::process::ExitCode;
 

@@ -313,6 +313,7 @@ pub fn forge_next(ledger: &TestLedger, key: &SecretKey, incident: &str) -> (u64,
         prev_hash: last.hash,
         key_id: key.public().key_id(),
         submitter: None,
+        request: None,
     };
     let e = Unsigned::new(SignedBody { header, body: Body::Change(change) }, openings).sign(key);
     (head.size, entry_frame(FLAG_END_OF_BATCH, &e))

@@ -127,7 +127,7 @@ pub fn ingest(
             Err(e) => return Err(e.in_file(file).into()),
         };
         s.events += 1;
-        if s.events.is_multiple_of(1000) {
+        if s.events % 1000 == 0 {
             progress(s.events);
         }
         let outcome = match map_event(opts.source, &ev, &opts.import) {

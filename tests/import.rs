@@ -1017,3 +1017,59 @@ fn leaked_key_incident_from_imported_and_hand_written_entries() {
     // `custody export` (JSON Lines, CSV, ...) is built on another branch; once merged, export this
     // incident here and compare it with the timeline above.
 }
+
+// ---------------------------------------------------------------------------------------------
+// Idempotence when one event gives several records.
+
+/// A Workspace activity with an access change and a sign-in: without context it gives one record,
+/// with context two. Importing it with context after importing it without must add the sign-in.
+#[test]
+fn context_records_of_a_mixed_event_are_added_by_a_later_import_with_context() {
+    let t = TestLedger::new();
+    let activity = json!({
+        "kind": "admin#reports#activity",
+        "id": {"time": "2026-03-02T10:00:00Z", "uniqueQualifier": "mixed-1", "applicationName": "login"},
+        "actor": {"email": "homer.simpson@example.com"},
+        "events": [
+            {"type": "account_warning", "name": "account_disabled_password_leak",
+             "parameters": [{"name": "affected_email_address", "value": "homer.simpson@example.com"}]},
+            {"type": "login", "name": "login_success",
+             "parameters": [{"name": "login_type", "value": "google_password"}]}
+        ]
+    });
+    let path = t.tmp.path().join("mixed.jsonl");
+    std::fs::write(&path, format!("{activity}\n")).expect("write");
+    let s = import_ok(&t, "gworkspace", &path, &[]);
+    assert_eq!(u(&s["appended"]), 1, "{s}");
+    let s = import_ok(&t, "gworkspace", &path, &["--with-context"]);
+    assert_eq!((u(&s["appended"]), u(&s["already_present"])), (1, 1), "{s}");
+    let actions: Vec<Value> = t.log(&[]).iter().skip(1).map(|e| e["action"].clone()).collect();
+    assert_eq!(actions, [json!("disable"), json!("observe")]);
+    // And a third import finds both.
+    let s = import_ok(&t, "gworkspace", &path, &["--with-context"]);
+    assert_eq!((u(&s["appended"]), u(&s["already_present"])), (0, 2), "{s}");
+}
+
+/// An import stopped between two append batches (a crash, a full disk) can be run again: records
+/// of an event whose other records made it into the ledger are appended, not taken as present.
+#[test]
+fn an_interrupted_import_resumes_records_of_a_split_event() {
+    use custody::import::{map_event, Outcome, RawEvent, Source};
+    let t = TestLedger::new();
+    // gcp-audit-iam.jsonl line 19: one SetIAMPolicy event with two binding deltas.
+    let line = &sample_lines(GCP)[18];
+    let opts = custody::import::ImportOptions::new(INCIDENT);
+    let Ok(Outcome::Records(recs)) = map_event(Source::Gcp, &RawEvent::from_line(19, line.as_bytes()), &opts) else {
+        panic!("line 19 maps to records")
+    };
+    assert_eq!(recs.len(), 2);
+    // The first batch ended after the event's first record.
+    let first = custody::record::Record::from_value(recs[0].record.clone()).expect("valid record");
+    t.open().append_batch(&t.key(), vec![first], None).expect("append");
+    let path = t.tmp.path().join("line19.jsonl");
+    std::fs::write(&path, format!("{line}\n")).expect("write");
+    let s = import_ok(&t, "gcp", &path, &[]);
+    assert_eq!((u(&s["appended"]), u(&s["already_present"])), (1, 1), "{s}");
+    let scopes: Vec<Value> = t.log(&[]).iter().skip(1).map(|e| e["record"]["scope"].clone()).collect();
+    assert_eq!(scopes, [json!("roles/iam.serviceAccountTokenCreator"), json!("roles/iam.serviceAccountUser")]);
+}

@@ -918,6 +918,17 @@ impl Ledger {
         Ok(self.index.postings(Posting::Evidence, key.as_bytes()).next().transpose()?.is_some())
     }
 
+    /// How many entries carry this evidence key (importers: how many records of one source event
+    /// the ledger already holds).
+    pub fn evidence_count(&self, key: &str) -> Result<u64, LedgerError> {
+        let mut n = 0;
+        for seq in self.index.postings(Posting::Evidence, key.as_bytes()) {
+            seq?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Rebuilds `index/` from `log/`.
     pub fn reindex(&self) -> Result<u64, LedgerError> {
         let w = self.writer_lock();

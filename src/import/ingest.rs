@@ -3,10 +3,16 @@
 //! One streaming pass reads and maps every event, validates every record against the contract and
 //! decides what is already in the ledger; the validated records (mapped fields only, never raw
 //! events) are spooled to a private temporary file. Only if the whole input is good (or
-//! `skip_invalid` is set) does a second pass append them, in durable batches. Memory does not grow
-//! with the input. An event is already present when the ledger holds its source and raw-event digest;
-//! the same source event ID with different bytes is reported as a conflict (fixtures and some exports
-//! reuse IDs) and imported, never silently dropped.
+//! `skip_invalid` is set) does a second pass append them, in durable batches. Memory grows only by a
+//! 16-byte fingerprint per record (to catch an event repeated within the input).
+//!
+//! An event's records are appended in order, so the ledger holds a prefix of them: the n-th record
+//! of an event is already present when the ledger holds at least n entries with the event's source
+//! and raw-event digest. An import cut between two batches therefore resumes with the missing
+//! records of a split event, and an import with context after one without adds the context records
+//! of an event that also has access changes (Workspace activities). The same source event ID with
+//! different bytes is reported as a conflict (fixtures and some exports reuse IDs) and imported,
+//! never silently dropped.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
@@ -14,6 +20,7 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use super::{map_event, read_events, ImportError, ImportOptions, Outcome, Source};
 use crate::ledger::{Ledger, LedgerError, Receipt};
@@ -113,7 +120,8 @@ pub fn ingest(
     let mut s = Summary { source: opts.source.name().to_string(), file: file.to_string(), ..Default::default() };
     let (spool, spool_file) = Spool::create()?;
     let mut spool_w = BufWriter::new(spool_file);
-    let mut seen: HashSet<String> = HashSet::new();
+    // Fingerprints of (record key, event digest) seen in this input.
+    let mut seen: HashSet<[u8; 16]> = HashSet::new();
     let mut pending = 0u64;
     let reader = read_events(opts.source, input).map_err(|e| e.in_file(file))?;
     for ev in reader {
@@ -127,7 +135,7 @@ pub fn ingest(
             Err(e) => return Err(e.in_file(file).into()),
         };
         s.events += 1;
-        if s.events.is_multiple_of(1000) {
+        if s.events % 1000 == 0 {
             progress(s.events);
         }
         let outcome = match map_event(opts.source, &ev, &opts.import) {
@@ -171,19 +179,26 @@ pub fn ingest(
             }
             return Err(IngestError::Invalid { file: file.to_string(), pos: ev.position().to_string(), problem });
         }
-        for (rec, key) in event_ok {
+        // How many of this event's records the ledger already holds (a prefix of them, see above).
+        let mut in_ledger: Option<u64> = None;
+        for (i, (rec, key)) in event_ok.into_iter().enumerate() {
             let system =
                 rec.evidence.first().map(|e| e.system.clone()).unwrap_or_else(|| opts.source.name().to_string());
-            if !seen.insert(format!("{key}|{digest}")) {
+            if !seen.insert(fingerprint(&key, &digest)) {
                 s.already_present += 1;
                 continue;
             }
             if let Some((l, _)) = ledger {
-                if l.has_evidence(&format!("{system}:{digest}"))? {
+                let present = match in_ledger {
+                    Some(n) => n,
+                    None => *in_ledger.insert(l.evidence_count(&format!("{system}:{digest}"))?),
+                };
+                if (i as u64) < present {
                     s.already_present += 1;
                     continue;
                 }
-                if let Some(id) = rec.evidence.first().and_then(|e| e.id.clone()) {
+                // Records of this very event (same bytes) carry the ID too: no conflict with those.
+                if let Some(id) = rec.evidence.first().and_then(|e| e.id.clone()).filter(|_| present == 0) {
                     if l.has_evidence(&format!("{system}:{id}"))? {
                         s.id_conflicts += 1;
                         s.conflicts.push(format!(
@@ -239,4 +254,15 @@ pub fn ingest(
     }
     flush(&mut batch, &mut s)?;
     Ok(s)
+}
+
+/// A 16-byte fingerprint of a record's dedup key and its event's digest.
+fn fingerprint(key: &str, digest: &str) -> [u8; 16] {
+    let mut h = Sha256::new();
+    h.update(key.as_bytes());
+    h.update(b"|");
+    h.update(digest.as_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&h.finalize()[..16]);
+    out
 }

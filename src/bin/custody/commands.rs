@@ -69,6 +69,7 @@ pub fn run(cmd: Command) -> anyhow::Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Demo { dir } => crate::demo::run(dir),
+        Command::Export(a) => crate::export_cmd::run(a),
         Command::Redact { ledger, key, seqs, fields, reason, authority, approved_by, json } => {
             let fields = fields
                 .iter()

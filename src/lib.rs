@@ -4,7 +4,7 @@
 //! One data flow, one module per step:
 //! record ([`record`]) → canonical bytes ([`canonical`], [`commit`], [`entry`]) → sign + chain
 //! ([`sign`], [`entry`]) → store ([`log`] for the evidence, [`index`] for the sled lookups, both
-//! behind [`ledger`]) → verify ([`verify`]) / query ([`ledger`]) / export.
+//! behind [`ledger`]) → verify ([`verify`]) / query ([`ledger`]) / export ([`export`]).
 //!
 //! The evidence is the segment files under `log/`; `index/` is derived and can always be rebuilt.
 //! `docs/FORMAT.md` specifies every byte that is signed or stored.
@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod commit;
 pub mod entry;
 mod enums;
+pub mod export;
 pub mod import;
 pub mod index;
 pub mod ledger;

@@ -305,6 +305,9 @@ pub enum Command {
     /// Service clients: register one (its bearer token is shown once), remove one, list them
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Export selected entries (an incident's timeline) as jsonl, csv, html, ocsf or timesketch;
+    /// verifies the ledger first and exits 1 (after writing) if it does not verify
+    Export(ExportArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -652,4 +655,22 @@ pub struct RecordFlags {
     /// Extension attribute KEY=VALUE (repeatable)
     #[arg(long = "attr")]
     pub attributes: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// jsonl, csv, html, ocsf or timesketch (docs/EXPORT.md)
+    #[arg(long)]
+    pub format: String,
+    /// Write here instead of stdout (replaced only once the export is complete)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Issue a fresh signed checkpoint with this key (an active ledger key) and verify against it;
+    /// default: the latest checkpoint the ledger issued
+    #[arg(long)]
+    pub checkpoint_key: Option<PathBuf>,
 }

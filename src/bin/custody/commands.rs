@@ -72,6 +72,7 @@ pub fn run(cmd: Command) -> anyhow::Result<Outcome> {
         Command::Demo { dir } => crate::demo::run(dir),
         Command::Serve(a) => crate::serve_cmd::serve(a),
         Command::Client(c) => crate::serve_cmd::client(c),
+        Command::Export(a) => crate::export_cmd::run(a),
         Command::Redact { ledger, key, seqs, fields, reason, authority, approved_by, json } => {
             let fields = fields
                 .iter()

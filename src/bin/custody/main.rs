@@ -8,6 +8,7 @@ mod args;
 mod bundle_cmd;
 mod commands;
 mod demo;
+mod export_cmd;
 mod import_cmd;
 mod output;
 mod proofs;

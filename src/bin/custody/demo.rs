@@ -135,10 +135,39 @@ pub fn run(dir: Option<PathBuf>) -> anyhow::Result<Outcome> {
     for e in ledger.query(&Filter { incident: Some(INCIDENT.into()), ..Default::default() })? {
         line(&format!("  {}", entry_line(&e?, Some(&ledger))))?;
     }
+    // Export the incident for reviewers, verified against a fresh signed checkpoint.
+    let filter = Filter { incident: Some(INCIDENT.into()), ..Default::default() };
+    let verification = custody::export::Verification::check(&ledger, Some(&key))?;
+    let mut ctx = custody::export::Context::new(&ledger, &filter);
+    ctx.verification = Some(verification);
+    line("")?;
+    line("exports for reviewers:")?;
+    for (format, ext) in [
+        ("html", "html"),
+        ("csv", "csv"),
+        ("jsonl", "jsonl"),
+        ("ocsf", "ocsf.json"),
+        ("timesketch", "timesketch.jsonl"),
+    ] {
+        let path = dir.join(format!("{INCIDENT}.{ext}"));
+        let mut f = std::io::BufWriter::new(
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
+        );
+        let fmt: custody::export::Format = format.parse().map_err(anyhow::Error::msg)?;
+        custody::export::export(&ledger, &filter, fmt, &ctx, &mut f)?;
+        std::io::Write::flush(&mut f)?;
+        line(&format!("  {format:<11} {}", path.display()))?;
+    }
     line("")?;
     line("try next:")?;
     line(&format!("  custody verify --ledger {} --trust {}", ledger_dir.display(), key.public().to_text()))?;
     line(&format!("  custody log --ledger {} --incident {INCIDENT} --json", ledger_dir.display()))?;
     line(&format!("  custody head --ledger {}", ledger_dir.display()))?;
+    line(&format!(
+        "  custody bundle --ledger {} --incident {INCIDENT} --out {}.bundle && custody verify-bundle {}.bundle",
+        ledger_dir.display(),
+        dir.join(INCIDENT).display(),
+        dir.join(INCIDENT).display()
+    ))?;
     Ok(if report.intact { Outcome::Ok } else { Outcome::IntegrityFailure })
 }

@@ -15,7 +15,8 @@ pub(crate) const SHAPE: &str =
 
 const RES: OutcomeRule = OutcomeRule::Field("result");
 const PENDING: OutcomeRule = OutcomeRule::Pending("result");
-const SIGNIN: OutcomeRule = OutcomeRule::Field("resultType|status.errorCode");
+// The numeric error code first: Azure Monitor's `resultType` is sometimes the word `Failure`.
+const SIGNIN: OutcomeRule = OutcomeRule::Field("status.errorCode|resultType");
 
 /// Entra objects (initiatedBy.user, targetResources[]) are identified in this order.
 const PICK: &[&str] = &["userPrincipalName", "id", "displayName"];
@@ -47,8 +48,8 @@ sign-ins the event is the `category` (`SignInLogs`, ...); Graph sign-ins are `si
 - actor: `initiatedBy.user` (human) or `initiatedBy.app` (service); Office 365 `UserId` (UserType 4 \
 system, 5 and 6 service); for sign-ins the signing-in principal.
 - outcome: `result` success/failure/timeout (Office 365 `ResultStatus`, PartiallySucceeded is \
-partial); sign-ins `resultType` or `status.errorCode` (0 is success, any other code is failure with \
-the code). PIM *requested* events are `pending`.
+partial); sign-ins `status.errorCode`, else `resultType` (0 is success, any other code is failure \
+with the code). PIM *requested* events are `pending`.
 - `Update user` is an access change only when `AccountEnabled` changes (`disable`/`enable`) or a \
 `StrongAuthentication*` property changes (`mfa_reset` when emptied, `enable` when a method is \
 added); other user updates are skipped.

@@ -6,7 +6,9 @@
 //! latency, and the fsyncs per second read from the service's own `/metrics`; and, measured in the
 //! same run on the same machine, the raw one-core ed25519 sign rate (the floor of the style guide),
 //! with the two ratios the issue asks for: 64 clients against one client (group commit working),
-//! and 64 clients against the one-core sign rate.
+//! and 64 clients against the one-core sign rate. Last, the library ceiling: the same kind of group
+//! (one one-record request per client) straight into `Ledger::submit_many`, without HTTP, which
+//! shows how much of the gap to the floor is the service's and how much the ledger's.
 //!
 //! The service runs in this process on its own Tokio runtime, the clients on another; both share
 //! the machine's cores, as a load generator on the same host would. The ledger lives in a new
@@ -23,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use custody::entry::{signature_message, Control, Role};
-use custody::ledger::Ledger;
+use custody::ledger::{Ledger, Submission};
+use custody::record::Record;
 use custody::service::auth::{new_token, token_hash};
 use custody::service::client::{Client, ClientOptions};
 use custody::service::metrics::sample;
@@ -93,6 +96,31 @@ struct Level {
     fsync_ms: f64,
     commit_ms: f64,
     errors: u64,
+}
+
+/// Appends/s of the library alone: groups of `n` one-record requests (each with its own submitter
+/// and request ID, as the service makes them) straight into `Ledger::submit_many`, for `secs`.
+fn library_ceiling(ledger: &Ledger, key: &SecretKey, n: usize, secs: f64) -> f64 {
+    let template = Record::from_json(std::str::from_utf8(&record(0, 0)).unwrap_or_default()).expect("valid record");
+    let start = Instant::now();
+    let mut done = 0u64;
+    let mut round = 0u64;
+    while start.elapsed().as_secs_f64() < secs {
+        let requests = (0..n)
+            .map(|c| {
+                let mut rec = template.clone();
+                rec.target.id = format!("user{c}-{round}@ceiling.example");
+                (
+                    Submission { submitter: Some(format!("load-{c}")), request: Some(format!("ceiling-{c}-{round}")) },
+                    vec![rec],
+                )
+            })
+            .collect();
+        let out = ledger.submit_many(key, requests);
+        done += out.iter().filter(|r| r.is_ok()).count() as u64;
+        round += 1;
+    }
+    done as f64 / start.elapsed().as_secs_f64()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -186,6 +214,7 @@ fn main() {
     let server_rt = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("server").build().expect("rt");
     let mut cfg = ServeConfig::new("127.0.0.1:0".parse().expect("addr"));
     cfg.limits.rate_per_client = 0.0;
+    let key_copy = SecretKey::from_file_text(&key.to_file_text(), "load key").expect("key copy");
     let svc = server_rt.block_on(Service::bind(ledger.clone(), key, cfg)).expect("bind");
     let url = format!("http://{}", svc.local_addr());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -201,6 +230,7 @@ fn main() {
     }
     let _ = stop_tx.send(());
     let _ = server_rt.block_on(server);
+    let ceiling = library_ceiling(&ledger, &key_copy, most.max(1), a.seconds);
 
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -219,9 +249,9 @@ fn main() {
     println!("raw one-core ed25519 sign rate (floor): {floor:.0}/s");
     println!();
     println!(
-        "| clients | appends/s | p50 ms | p99 ms | fsyncs/s | records/fsync | vs 1 client | vs sign floor | errors |"
+        "| clients | appends/s | p50 ms | p99 ms | fsyncs/s | records/fsync | fsync ms | commit ms | vs 1 client | vs sign floor | errors |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let base = rows.first().map(|r| r.appends as f64 / r.secs).unwrap_or(1.0);
     for r in &rows {
         let tput = r.appends as f64 / r.secs;
@@ -240,6 +270,12 @@ fn main() {
             r.errors
         );
     }
+    println!();
+    println!(
+        "library ceiling (no HTTP): Ledger::submit_many with {} one-record requests per group: {ceiling:.0}/s ({:.0}% of the sign floor)",
+        most.max(1),
+        100.0 * ceiling / floor
+    );
     if let (Some(one), Some(top)) = (rows.iter().find(|r| r.clients == 1), rows.iter().find(|r| r.clients == 64)) {
         let (t1, t64) = (one.appends as f64 / one.secs, top.appends as f64 / top.secs);
         println!();

@@ -391,6 +391,70 @@ async fn slow_clients_do_not_hold_the_writer() {
     s.stop().await;
 }
 
+/// `Ledger::submit_many`, the group commit under the service: each request is checked on its own
+/// (a bad one fails alone and takes no seq), a copy of a request in the same group or a later one
+/// gets the first one's receipts, every entry carries its own request's submitter and request ID,
+/// and the whole group is one batch (one end-of-batch frame, so one write and one sync).
+#[test]
+fn submit_many_checks_each_request_and_writes_one_batch() {
+    use custody::ledger::{LedgerError, Submission, Submitted};
+    use custody::log::{ScanItem, Scanner, FLAG_END_OF_BATCH};
+    use custody::record::Record;
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::generate();
+    let (ledger, _) = Ledger::init(&dir.path().join("ledger"), &key, "group").unwrap();
+    let before = ledger.head().size;
+    let sub = |who: &str, req: Option<&str>| Submission { submitter: Some(who.into()), request: req.map(Into::into) };
+    let rec = |c: usize, i: usize| Record::from_value(record(c, i)).unwrap();
+    let mut long = record(9, 9);
+    long["reason"] = json!("x".repeat(3000));
+    let mut forward = record(8, 8);
+    forward["refs"] = json!([before + 1]); // an entry of this very group: not there before the call
+    let out = ledger.submit_many(
+        &key,
+        vec![
+            (sub("a", Some("k1")), vec![rec(1, 1)]),
+            (sub("b", Some("k2")), vec![rec(2, 1), Record::from_value(long).unwrap()]),
+            (sub("a", Some("k1")), vec![rec(1, 1)]),
+            (sub("c", None), vec![rec(3, 1), rec(3, 2)]),
+            (sub("d", None), vec![Record::from_value(forward).unwrap()]),
+        ],
+    );
+    let receipts = |r: &Result<Submitted, LedgerError>| r.as_ref().unwrap().receipts().to_vec();
+    assert!(matches!(&out[0], Ok(Submitted::Appended(r)) if r.len() == 1 && r[0].seq == before));
+    match &out[1] {
+        Err(LedgerError::Record { index: 2, problem }) => assert_eq!(problem.field, "reason"),
+        other => panic!("the over-long record must fail its own request: {other:?}"),
+    }
+    assert!(matches!(&out[2], Ok(Submitted::Replayed(_))), "{:?}", out[2]);
+    assert_eq!(receipts(&out[2]), receipts(&out[0]));
+    let seqs: Vec<u64> = receipts(&out[3]).iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, vec![before + 1, before + 2], "the failed request took no seq");
+    assert!(matches!(&out[4], Err(LedgerError::Record { index: 1, .. })), "{:?}", out[4]);
+    assert_eq!(ledger.head().size, before + 3);
+    for (seq, who, req) in [(before, "a", Some("k1")), (before + 1, "c", None), (before + 2, "c", None)] {
+        let e = ledger.get(seq).unwrap();
+        assert_eq!((e.header().submitter.as_deref(), e.header().request.as_deref()), (Some(who), req));
+    }
+    // A later retry is answered from the ledger.
+    let again = ledger.submit_many(&key, vec![(sub("a", Some("k1")), vec![rec(1, 1)])]);
+    assert!(matches!(&again[0], Ok(Submitted::Replayed(r)) if *r == receipts(&out[0])));
+    assert_eq!(ledger.head().size, before + 3);
+    // One batch: only the group's last frame ends a batch.
+    let flags: Vec<(u64, u8)> = Scanner::open(&dir.path().join("ledger/log"))
+        .unwrap()
+        .enumerate()
+        .filter_map(|(i, item)| match item.unwrap() {
+            ScanItem::Frame(f) => Some((i as u64, f.flags)),
+            _ => None,
+        })
+        .filter(|(i, _)| *i >= before)
+        .collect();
+    assert_eq!(flags.iter().map(|(_, f)| f & FLAG_END_OF_BATCH).collect::<Vec<_>>(), vec![0, 0, FLAG_END_OF_BATCH]);
+    drop(ledger);
+    assert_intact(dir.path());
+}
+
 // ---- reads, clients, TLS -------------------------------------------------------------------------
 
 /// Entries, paging, filters, proofs and the checkpoint, with the roles that may read them.

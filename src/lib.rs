@@ -16,6 +16,7 @@ pub mod checkpoint;
 pub mod commit;
 pub mod entry;
 mod enums;
+pub mod govern;
 pub mod index;
 pub mod ledger;
 pub mod log;

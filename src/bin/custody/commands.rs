@@ -66,6 +66,9 @@ pub fn run(cmd: Command) -> anyhow::Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Demo { dir } => crate::demo::run(dir),
+        Command::State(a) => crate::govern_cmd::state(a),
+        Command::Drift(a) => crate::govern_cmd::drift_cmd(a),
+        Command::Report(a) => crate::govern_cmd::report_cmd(a),
         Command::Redact { ledger, key, seqs, fields, reason, authority, approved_by, json } => {
             let fields = fields
                 .iter()

@@ -7,6 +7,7 @@
 mod args;
 mod commands;
 mod demo;
+mod govern_cmd;
 mod output;
 mod proofs;
 

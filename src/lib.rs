@@ -18,6 +18,7 @@ pub mod commit;
 pub mod entry;
 mod enums;
 pub mod export;
+pub mod govern;
 pub mod import;
 pub mod index;
 pub mod ledger;

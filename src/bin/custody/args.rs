@@ -308,6 +308,15 @@ pub enum Command {
     /// Export selected entries (an incident's timeline) as jsonl, csv, html, ocsf or timesketch;
     /// verifies the ledger first and exits 1 (after writing) if it does not verify
     Export(ExportArgs),
+    /// Effective access state (identity -> entitlements, exceptions, rotations) replayed from the
+    /// verified ledger, at the head, after entry --seq N, or as of --at TIME
+    State(crate::govern_cmd::StateArgs),
+    /// Access differences between two times, each with the entries that explain it; unapproved
+    /// gains are flagged
+    Drift(crate::govern_cmd::DriftArgs),
+    /// Closure findings (rule ID, severity, identity, owner, evidence, action); --fail-on SEVERITY
+    /// exits 1 when a finding at or above it exists (see docs/GOVERNANCE.md)
+    Report(crate::govern_cmd::ReportArgs),
 }
 
 #[derive(Subcommand, Debug)]

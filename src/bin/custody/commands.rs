@@ -73,6 +73,9 @@ pub fn run(cmd: Command) -> anyhow::Result<Outcome> {
         Command::Serve(a) => crate::serve_cmd::serve(a),
         Command::Client(c) => crate::serve_cmd::client(c),
         Command::Export(a) => crate::export_cmd::run(a),
+        Command::State(a) => crate::govern_cmd::state(a),
+        Command::Drift(a) => crate::govern_cmd::drift_cmd(a),
+        Command::Report(a) => crate::govern_cmd::report_cmd(a),
         Command::Redact { ledger, key, seqs, fields, reason, authority, approved_by, json } => {
             let fields = fields
                 .iter()

@@ -9,6 +9,7 @@ mod bundle_cmd;
 mod commands;
 mod demo;
 mod export_cmd;
+mod govern_cmd;
 mod import_cmd;
 mod output;
 mod proofs;

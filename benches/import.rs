@@ -33,7 +33,7 @@
 //! ratio. A dry run (`custody import --dry-run`: read, map, validate, find duplicates within the
 //! input; no ledger) shows the importer's own memory.
 //!
-//! Run with `cargo bench --bench import` (about 3 minutes on 2 cores); `cargo test --benches` runs
+//! Run with `cargo bench --bench import` (about 5 minutes on 2 busy cores); `cargo test --benches` runs
 //! a smoke version (1,000 and 200 events, one round).
 
 use std::fs::File;

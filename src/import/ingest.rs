@@ -22,13 +22,17 @@ use std::path::PathBuf;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{map_event, read_events, ImportError, ImportOptions, Outcome, Source};
+use rayon::prelude::*;
+
+use super::{map_event, read_events, ImportError, ImportOptions, Outcome, RawEvent, Source};
 use crate::ledger::{Ledger, LedgerError, Receipt};
 use crate::record::Record;
 use crate::sign::SecretKey;
 
 /// Records per durable batch in the append pass.
 const APPEND_BATCH: usize = 5_000;
+/// Events mapped in parallel at a time in the first pass.
+const MAP_CHUNK: usize = 1_024;
 
 /// Errors of an import run.
 #[derive(Debug, thiserror::Error)]
@@ -123,103 +127,106 @@ pub fn ingest(
     // Fingerprints of (record key, event digest) seen in this input.
     let mut seen: HashSet<[u8; 16]> = HashSet::new();
     let mut pending = 0u64;
-    let reader = read_events(opts.source, input).map_err(|e| e.in_file(file))?;
-    for ev in reader {
-        let ev = match ev {
-            Ok(ev) => ev,
-            Err(e) if opts.skip_invalid && !matches!(e, ImportError::Io { .. }) => {
-                s.invalid += 1;
-                s.invalid_events.push(e.to_string());
-                continue;
-            }
-            Err(e) => return Err(e.in_file(file).into()),
-        };
-        s.events += 1;
-        if s.events % 1000 == 0 {
-            progress(s.events);
+    let mut reader = read_events(opts.source, input).map_err(|e| e.in_file(file))?;
+    loop {
+        // Mapping, validating and serialising an event is independent of every other event: done on
+        // all cores, a chunk at a time; everything that depends on order or on the ledger is not.
+        let chunk: Vec<Result<RawEvent, ImportError>> = reader.by_ref().take(MAP_CHUNK).collect();
+        if chunk.is_empty() {
+            break;
         }
-        let outcome = match map_event(opts.source, &ev, &opts.import) {
-            Ok(o) => o,
-            Err(e) if opts.skip_invalid => {
-                s.invalid += 1;
-                s.invalid_events.push(e.to_string());
-                continue;
-            }
-            Err(e) => return Err(e.in_file(file).into()),
-        };
-        let (records, is_context) = match outcome {
-            Outcome::Records(r) => (r, false),
-            Outcome::Context(r) => (r, true),
-            Outcome::Skipped { reason } => {
-                s.skipped += 1;
-                if opts.explain {
-                    s.skipped_events.push(format!("{}: {reason}", ev.position()));
+        let chunk: Vec<(Result<RawEvent, ImportError>, Option<Prepared>)> = chunk
+            .into_par_iter()
+            .map(|ev| {
+                let prepared = ev.as_ref().ok().map(|ev| prepare(opts.source, ev, &opts.import));
+                (ev, prepared)
+            })
+            .collect();
+        for (ev, prepared) in chunk {
+            let ev = match ev {
+                Ok(ev) => ev,
+                Err(e) if opts.skip_invalid && !matches!(e, ImportError::Io { .. }) => {
+                    s.invalid += 1;
+                    s.invalid_events.push(e.to_string());
+                    continue;
                 }
-                continue;
-            }
-        };
-        let digest = ev.digest();
-        let mut event_ok = Vec::with_capacity(records.len());
-        let mut bad = None;
-        for m in records {
-            let rec = match Record::from_value(m.record).and_then(|r| r.validate(0).map(|_| r)) {
-                Ok(r) => r,
-                Err(e) => {
-                    bad = Some(e.to_string());
-                    break;
-                }
+                Err(e) => return Err(e.in_file(file).into()),
             };
-            event_ok.push((rec, m.dedup_key));
-        }
-        if let Some(problem) = bad {
-            if opts.skip_invalid {
-                s.invalid += 1;
-                s.invalid_events.push(format!("{}: {problem}", ev.position()));
-                continue;
+            s.events += 1;
+            if s.events % 1000 == 0 {
+                progress(s.events);
             }
-            return Err(IngestError::Invalid { file: file.to_string(), pos: ev.position().to_string(), problem });
-        }
-        // How many of this event's records the ledger already holds (a prefix of them, see above).
-        let mut in_ledger: Option<u64> = None;
-        for (i, (rec, key)) in event_ok.into_iter().enumerate() {
-            let system =
-                rec.evidence.first().map(|e| e.system.clone()).unwrap_or_else(|| opts.source.name().to_string());
-            if !seen.insert(fingerprint(&key, &digest)) {
-                s.already_present += 1;
-                continue;
-            }
-            if let Some((l, _)) = ledger {
-                let present = match in_ledger {
-                    Some(n) => n,
-                    None => *in_ledger.insert(l.evidence_count(&format!("{system}:{digest}"))?),
-                };
-                if (i as u64) < present {
+            let (digest, is_context, records) = match prepared {
+                Some(Prepared::Mapped { digest, is_context, records }) => (digest, is_context, records),
+                Some(Prepared::Skipped(reason)) => {
+                    s.skipped += 1;
+                    if opts.explain {
+                        s.skipped_events.push(format!("{}: {reason}", ev.position()));
+                    }
+                    continue;
+                }
+                Some(Prepared::Refused(e)) if opts.skip_invalid => {
+                    s.invalid += 1;
+                    s.invalid_events.push(e.to_string());
+                    continue;
+                }
+                Some(Prepared::Refused(e)) => return Err(e.in_file(file).into()),
+                Some(Prepared::Invalid(problem)) if opts.skip_invalid => {
+                    s.invalid += 1;
+                    s.invalid_events.push(format!("{}: {problem}", ev.position()));
+                    continue;
+                }
+                Some(Prepared::Invalid(problem)) => {
+                    return Err(IngestError::Invalid {
+                        file: file.to_string(),
+                        pos: ev.position().to_string(),
+                        problem,
+                    })
+                }
+                None => unreachable!("every event read is prepared"),
+            };
+            // How many of this event's records the ledger already holds (a prefix of them, see above).
+            let mut in_ledger: Option<u64> = None;
+            for (i, (rec, key, line)) in records.into_iter().enumerate() {
+                let system =
+                    rec.evidence.first().map(|e| e.system.clone()).unwrap_or_else(|| opts.source.name().to_string());
+                if !seen.insert(fingerprint(&key, &digest)) {
                     s.already_present += 1;
                     continue;
                 }
-                // Records of this very event (same bytes) carry the ID too: no conflict with those.
-                if let Some(id) = rec.evidence.first().and_then(|e| e.id.clone()).filter(|_| present == 0) {
-                    if l.has_evidence(&format!("{system}:{id}"))? {
-                        s.id_conflicts += 1;
-                        s.conflicts.push(format!(
-                            "{}: event ID {id} is already in the ledger with different event bytes; imported as a separate record",
-                            ev.position()
-                        ));
+                if let Some((l, _)) = ledger {
+                    let present = match in_ledger {
+                        Some(n) => n,
+                        None => *in_ledger.insert(l.evidence_count(&format!("{system}:{digest}"))?),
+                    };
+                    if (i as u64) < present {
+                        s.already_present += 1;
+                        continue;
+                    }
+                    // Records of this very event (same bytes) carry the ID too: no conflict with those.
+                    if let Some(id) = rec.evidence.first().and_then(|e| e.id.clone()).filter(|_| present == 0) {
+                        if l.has_evidence(&format!("{system}:{id}"))? {
+                            s.id_conflicts += 1;
+                            s.conflicts.push(format!(
+                                "{}: event ID {id} is already in the ledger with different event bytes; imported as a separate record",
+                                ev.position()
+                            ));
+                        }
                     }
                 }
-            }
-            if is_context {
-                s.context += 1;
-            } else {
-                *s.mapped.entry(rec.action.as_str().to_string()).or_default() += 1;
-            }
-            if opts.dry_run {
-                serde_json::to_writer(&mut *out, &rec).map_err(std::io::Error::other)?;
-                writeln!(out)?;
-            } else {
-                serde_json::to_writer(&mut spool_w, &rec).map_err(std::io::Error::other)?;
-                writeln!(spool_w)?;
-                pending += 1;
+                if is_context {
+                    s.context += 1;
+                } else {
+                    *s.mapped.entry(rec.action.as_str().to_string()).or_default() += 1;
+                }
+                if opts.dry_run {
+                    out.write_all(&line)?;
+                    writeln!(out)?;
+                } else {
+                    spool_w.write_all(&line)?;
+                    writeln!(spool_w)?;
+                    pending += 1;
+                }
             }
         }
     }
@@ -234,26 +241,56 @@ pub fn ingest(
             "an import needs a ledger and a key (or --dry-run)".into(),
         )));
     };
-    let mut batch = Vec::with_capacity(APPEND_BATCH);
-    let flush = |batch: &mut Vec<Record>, s: &mut Summary| -> Result<(), IngestError> {
-        if batch.is_empty() {
-            return Ok(());
+    let mut lines = BufReader::new(File::open(&spool.path)?).lines();
+    loop {
+        let chunk: Vec<String> = lines.by_ref().take(APPEND_BATCH).collect::<Result<_, _>>()?;
+        if chunk.is_empty() {
+            break;
         }
-        let receipts: Vec<Receipt> = l.append_batch(key, std::mem::take(batch), None)?;
+        let batch: Vec<Record> = chunk
+            .par_iter()
+            .map(|l| serde_json::from_str(l))
+            .collect::<Result<_, _>>()
+            .map_err(std::io::Error::other)?;
+        let receipts: Vec<Receipt> = l.append_batch(key, batch, None)?;
         s.appended += receipts.len() as u64;
         s.first_seq = s.first_seq.or(receipts.first().map(|r| r.seq));
         s.last_seq = receipts.last().map(|r| r.seq).or(s.last_seq);
-        Ok(())
+    }
+    Ok(s)
+}
+
+/// What the parallel part of the first pass makes of one event.
+enum Prepared {
+    /// The importer refused the event (malformed, of another source, a required field missing).
+    Refused(ImportError),
+    /// Nothing to record, and why.
+    Skipped(String),
+    /// A mapped record does not meet the record contract.
+    Invalid(String),
+    /// Valid records with their dedup keys and their JSON lines, and the event's digest.
+    Mapped { digest: String, is_context: bool, records: Vec<(Record, String, Vec<u8>)> },
+}
+
+fn prepare(source: Source, ev: &RawEvent, opts: &ImportOptions) -> Prepared {
+    let (records, is_context) = match map_event(source, ev, opts) {
+        Ok(Outcome::Records(r)) => (r, false),
+        Ok(Outcome::Context(r)) => (r, true),
+        Ok(Outcome::Skipped { reason }) => return Prepared::Skipped(reason),
+        Err(e) => return Prepared::Refused(e),
     };
-    for line in BufReader::new(File::open(&spool.path)?).lines() {
-        let rec: Record = serde_json::from_str(&line?).map_err(std::io::Error::other)?;
-        batch.push(rec);
-        if batch.len() == APPEND_BATCH {
-            flush(&mut batch, &mut s)?;
+    let mut out = Vec::with_capacity(records.len());
+    for m in records {
+        let rec = match Record::from_value(m.record).and_then(|r| r.validate(0).map(|_| r)) {
+            Ok(r) => r,
+            Err(e) => return Prepared::Invalid(e.to_string()),
+        };
+        match serde_json::to_vec(&rec) {
+            Ok(line) => out.push((rec, m.dedup_key, line)),
+            Err(e) => return Prepared::Invalid(e.to_string()),
         }
     }
-    flush(&mut batch, &mut s)?;
-    Ok(s)
+    Prepared::Mapped { digest: ev.digest(), is_context, records: out }
 }
 
 /// A 16-byte fingerprint of a record's dedup key and its event's digest.

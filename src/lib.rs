@@ -6,6 +6,9 @@
 //! ([`sign`], [`entry`]) → store ([`log`] for the evidence, [`index`] for the sled lookups, both
 //! behind [`ledger`]) → verify ([`verify`]) / query ([`ledger`]) / export ([`export`]).
 //!
+//! [`service`] puts the ledger behind HTTP (`custody serve`): many clients, one writer, group
+//! commit.
+//!
 //! The evidence is the segment files under `log/`; `index/` is derived and can always be rebuilt.
 //! `docs/FORMAT.md` specifies every byte that is signed or stored.
 #![forbid(unsafe_code)]

@@ -453,11 +453,21 @@ impl Ledger {
         if let Some(s) = saved.as_ref().filter(|s| s.next_seq > 0) {
             let seq = s.next_seq - 1;
             if let Some(loc) = self.index.loc(seq)?.filter(|l| l.hash == s.head_hash) {
-                match self.read_at(loc.frame) {
-                    Ok(e) if e.hash == s.head_hash => state = Some((s.clone(), loc)),
-                    Ok(_) => return Err(acknowledged_lost(seq, loc, "holds a different entry")),
-                    Err(LedgerError::Damaged(why)) => return Err(acknowledged_lost(seq, loc, &why)),
-                    Err(err) => return Err(acknowledged_lost(seq, loc, &err.to_string())),
+                let problem = match self.read_at(loc.frame) {
+                    Ok(e) if e.hash == s.head_hash => {
+                        state = Some((s.clone(), loc));
+                        None
+                    }
+                    Ok(_) => Some("holds a different entry".to_string()),
+                    Err(LedgerError::Damaged(why)) => Some(why),
+                    Err(err) => Some(err.to_string()),
+                };
+                // The index's offsets can be stale (a segment rewritten by erasure after sled last
+                // wrote them out): the entry is lost only if the log no longer holds it anywhere.
+                if let Some(problem) = problem {
+                    if !log_holds(&log_dir, seq, &s.head_hash)? {
+                        return Err(acknowledged_lost(seq, loc, &problem));
+                    }
                 }
             }
         }
@@ -1003,6 +1013,22 @@ impl merkle::HashReader for IndexHashes<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, merkle::MerkleError> {
         self.0.merkle_hashes(indexes).map_err(|e| merkle::MerkleError::Storage(Box::new(e)))
     }
+}
+
+/// Whether the log holds entry `seq` with this hash (a read-only scan; only used when the index's
+/// location for it turned out wrong).
+fn log_holds(log_dir: &Path, seq: u64, hash: &Hash) -> Result<bool, LedgerError> {
+    for item in Scanner::open(log_dir)? {
+        if let ScanItem::Frame(f) = item? {
+            if f.signed.len() > 25
+                && f.signed[17..25] == seq.to_be_bytes()
+                && crate::entry::entry_hash(&f.signed) == *hash
+            {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 fn acknowledged_lost(seq: u64, loc: Loc, what: &str) -> LedgerError {

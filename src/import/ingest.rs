@@ -153,7 +153,7 @@ pub fn ingest(
                 Err(e) => return Err(e.in_file(file).into()),
             };
             s.events += 1;
-            if s.events % 1000 == 0 {
+            if s.events.is_multiple_of(1000) {
                 progress(s.events);
             }
             let (digest, is_context, records) = match prepared {

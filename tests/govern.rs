@@ -746,6 +746,26 @@ fn over_privileged_service_principal() {
     let unapproved = d.changes.iter().find(|c| c.unapproved).unwrap();
     assert_eq!(unapproved.explained_by.iter().map(|e| e.at.seq).collect::<Vec<_>>(), vec![drift_in]);
     assert!(d.changes.iter().all(|c| c.system == "entra-id"), "other identities are left out");
+
+    // The automation change is approved after the fact, under its own change ticket: no more drift.
+    b.reopen();
+    b.add(with(
+        rec(
+            "CHG-2026-0311",
+            "observe",
+            "cab@corp.example",
+            sp,
+            Some("Microsoft Graph/Application.ReadWrite.All"),
+            Some(("cab@corp.example", "CHG0051777")),
+            "emergency CAB: the module change is accepted",
+            "2026-06-20T09:00:00Z",
+        ),
+        "refs",
+        json!([drift_in]),
+    ));
+    let src = b.source();
+    let r = report(&src, &opts("2026-07-20T00:00:00Z", Some(I))).expect("report");
+    expect(&b, &r, &[("CUS-EX-001", &[close, later])]);
 }
 
 // ---- scenario 4: OAuth grant abuse by a third-party app --------------------------------------------

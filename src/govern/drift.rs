@@ -296,7 +296,8 @@ fn diff_identity(
         ));
     }
     let (sa, sb) = (ia.map(|i| i.status), ib.map(|i| i.status));
-    if sa.is_some() && sa != sb {
+    // A status change, or an identity first recorded in the window in a status other than active.
+    if sa != sb && (sa.is_some() || sb != Some(IdentityStatus::Active)) {
         let by = ib.and_then(|i| i.status_by);
         let reactivated = sb == Some(IdentityStatus::Active);
         let unapproved = reactivated
@@ -310,8 +311,8 @@ fn diff_identity(
             unapproved,
             format!(
                 "{} -> {}",
-                sa.map_or("unknown", IdentityStatus::as_str),
-                sb.map_or("unknown", IdentityStatus::as_str)
+                sa.map_or("not recorded", IdentityStatus::as_str),
+                sb.map_or("not recorded", IdentityStatus::as_str)
             ),
         ));
     }

@@ -512,7 +512,7 @@ struct Track {
     ex_items: Vec<ExItem>,
     ex_index: HashMap<u64, usize>,
     ex_unrecorded: Vec<Timestamp>,
-    keys: BTreeMap<String, (u64, EntryRef, EntryRef)>,
+    keys: BTreeMap<[u8; 8], (u64, EntryRef, EntryRef)>,
 }
 
 impl Track {
@@ -531,11 +531,12 @@ struct Engine<'o> {
     by_incident: HashMap<String, usize>,
     by_first: HashMap<u64, usize>,
     by_close: HashMap<u64, usize>,
+    /// Identity key -> the incidents in scope that name it.
+    naming: HashMap<String, Vec<usize>>,
     emergencies: Vec<Emergency>,
     emergency_by_grant: HashMap<u64, usize>,
     cred_index: HashMap<String, Vec<usize>>,
     unapproved: Vec<(Unapproved, bool)>,
-    unapproved_seqs: HashSet<u64>,
     ratified: HashMap<u64, u64>,
     retired: BTreeMap<String, Evidence>,
     findings: Vec<Finding>,
@@ -552,11 +553,10 @@ pub fn report(source: &Source, opts: &ReportOptions) -> Result<Report, GovernErr
         if event_time(e) > opts.as_of || opts.incident.as_deref().is_some_and(|i| i != ev.incident()) {
             return Ok(Flow::Continue);
         }
-        let p = p1.entry(ev.incident().to_string()).or_insert_with(|| Pass1 {
-            first_seq: e.seq(),
-            close_seq: None,
-            named: HashSet::new(),
-        });
+        if !p1.contains_key(ev.incident()) {
+            p1.insert(ev.incident().to_string(), Pass1 { first_seq: e.seq(), close_seq: None, named: HashSet::new() });
+        }
+        let Some(p) = p1.get_mut(ev.incident()) else { return Ok(Flow::Continue) };
         if ev.action() == Action::IncidentClose && ev.change.status == Status::Success {
             p.close_seq = Some(e.seq());
         }
@@ -581,11 +581,11 @@ pub fn report(source: &Source, opts: &ReportOptions) -> Result<Report, GovernErr
         by_incident: HashMap::new(),
         by_first: HashMap::new(),
         by_close: HashMap::new(),
+        naming: HashMap::new(),
         emergencies: Vec::new(),
         emergency_by_grant: HashMap::new(),
         cred_index: HashMap::new(),
         unapproved: Vec::new(),
-        unapproved_seqs: HashSet::new(),
         ratified: HashMap::new(),
         retired: BTreeMap::new(),
         findings: Vec::new(),
@@ -597,6 +597,9 @@ pub fn report(source: &Source, opts: &ReportOptions) -> Result<Report, GovernErr
         eng.by_first.insert(p.first_seq, i);
         if let Some(c) = p.close_seq {
             eng.by_close.insert(c, i);
+        }
+        for k in &p.named {
+            eng.naming.entry(k.clone()).or_default().push(i);
         }
         eng.tracks.push(Track {
             id,
@@ -640,6 +643,10 @@ pub fn report(source: &Source, opts: &ReportOptions) -> Result<Report, GovernErr
     for s in Severity::ALL {
         counts.insert(s.as_str(), findings.iter().filter(|f| f.severity() == s).count());
     }
+    let mut per_incident: HashMap<&str, usize> = HashMap::new();
+    for f in &findings {
+        *per_incident.entry(f.incident.as_str()).or_default() += 1;
+    }
     let incidents = eng
         .tracks
         .iter()
@@ -654,7 +661,7 @@ pub fn report(source: &Source, opts: &ReportOptions) -> Result<Report, GovernErr
                 owner: t.owner.clone(),
                 governance: t.governance.clone(),
                 exception_trend: eng.trend(t),
-                findings: findings.iter().filter(|f| f.incident == t.id).count(),
+                findings: per_incident.get(t.id.as_str()).copied().unwrap_or(0),
             })
         })
         .collect();
@@ -694,20 +701,20 @@ impl Engine<'_> {
         if let Some(&t) = self.by_first.get(&e.seq()) {
             self.snapshot(t, ev.at.time);
         }
-        ev.key_into(&mut self.key);
-        let key = self.key.clone();
+        let mut key = std::mem::take(&mut self.key);
+        ev.key_into(&mut key);
         let eff = self.state.apply_entry(e);
+        // Any incident's grant can need its ratification (CUS-DR-001 looks across incidents).
         for r in ratifies(&ev) {
-            if self.unapproved_seqs.contains(r) || self.emergency_by_grant.contains_key(r) {
-                self.ratified.entry(*r).or_insert(ev.at.seq);
-            }
+            self.ratified.entry(*r).or_insert(ev.at.seq);
         }
         self.follow_emergencies(&ev, &eff);
         self.follow_credentials(&ev, &key);
         self.follow_exceptions(&ev, &eff, &key);
         if let Some(t) = track {
-            self.incident_entry(t, e, &ev, &eff, key);
+            self.incident_entry(t, e, &ev, &eff, &key);
         }
+        self.key = key;
         if let Some(&t) = self.by_close.get(&e.seq()) {
             self.at_close(t);
         }
@@ -781,7 +788,13 @@ impl Engine<'_> {
                 track.ex_items[i].removed.get_or_insert(at);
             }
         }
-        for track in self.tracks.iter_mut().filter(|t| seq >= t.first_seq && t.named.contains(key)) {
+        // The trend looks at most `weeks` past an incident's close; later changes are not kept.
+        let horizon = i64::from(self.opts.weeks) * WEEK;
+        for &t in self.naming.get(key).map(Vec::as_slice).unwrap_or(&[]) {
+            let track = &mut self.tracks[t];
+            if seq < track.first_seq || track.closed.is_some_and(|c| ev.at.time.nanos() - c.time.nanos() > horizon) {
+                continue;
+            }
             if let Some(old) = &eff.exception_replaced {
                 end(track, old.added.seq, ev.at.time);
             }
@@ -798,17 +811,17 @@ impl Engine<'_> {
         }
     }
 
-    fn incident_entry(&mut self, t: usize, e: &Entry, ev: &Event<'_>, eff: &Effect, key: String) {
+    fn incident_entry(&mut self, t: usize, e: &Entry, ev: &Event<'_>, eff: &Effect, key: &str) {
         let action = ev.action();
         let applied = !eff.ignored && !eff.filtered;
-        let actor = ev.actor.value().map(str::to_string);
-        let name = self.state.get(&key).map(|i| self.state.name(i)).unwrap_or_else(|| ev.target_id());
         {
             let track = &mut self.tracks[t];
             track.entries += 1;
             track.first.get_or_insert(ev.at);
             if track.opener.is_none() || action == Action::IncidentOpen {
-                track.opener = actor.clone().or(track.opener.take());
+                if let Some(a) = ev.actor.value() {
+                    track.opener = Some(a.to_string());
+                }
             }
             if action == Action::IncidentOpen {
                 if let Some(o) = ev.owner {
@@ -818,24 +831,24 @@ impl Engine<'_> {
             if action == Action::IncidentClose && applied {
                 track.closed = Some(ev.at);
             }
-            let hex_key = hex::encode(e.header().key_id);
-            let k = track.keys.entry(hex_key).or_insert((0, ev.at, ev.at));
+            let k = track.keys.entry(e.header().key_id).or_insert((0, ev.at, ev.at));
             k.0 += 1;
             k.2 = ev.at;
         }
         // Credentials named by the incident.
         if ev.change.target_kind.is_credential() {
             let track = &mut self.tracks[t];
-            if !track.creds.contains_key(&key) {
+            if !track.creds.contains_key(key) {
                 let created = action == Action::Create;
                 let remediated = (ev.change.status == Status::Success
                     && matches!(action, Action::Rotate | Action::Revoke | Action::Delete))
                 .then_some(ev.at);
                 let disabled = (ev.change.status == Status::Success && action == Action::Disable).then_some(ev.at);
-                track
-                    .creds
-                    .insert(key.clone(), Cred { name: name.clone(), first: ev.at, created, remediated, disabled });
-                self.cred_index.entry(key.clone()).or_default().push(t);
+                track.creds.insert(
+                    key.to_string(),
+                    Cred { name: name_of(&self.state, key, ev), first: ev.at, created, remediated, disabled },
+                );
+                self.cred_index.entry(key.to_string()).or_default().push(t);
             }
         }
         if !applied {
@@ -854,22 +867,22 @@ impl Engine<'_> {
             track.governance.push(ev.at);
         }
         if eff.restored {
-            track.restored.push((key.clone(), name.clone(), ev.at));
+            track.restored.push((key.to_string(), name_of(&self.state, key, ev), ev.at));
         }
         // Approvals.
         let approved = ev.approved();
         let exempt =
             matches!(action, Action::IncidentOpen | Action::IncidentClose | Action::Observe | Action::Recertify);
         if action == Action::EmergencyGrant {
-            let has_owner = self.state.get(&key).is_some_and(|i| i.owner.is_some());
+            let has_owner = self.state.get(key).is_some_and(|i| i.owner.is_some());
             let note = if approved { String::new() } else { approval_none(ev, &self.state) };
             let i = self.emergencies.len();
             self.emergency_by_grant.insert(ev.at.seq, i);
             let scope = eff.added.clone().or_else(|| eff.replaced.as_ref().map(|(s, _)| s.clone()));
             self.emergencies.push(Emergency {
                 track: t,
-                key: key.clone(),
-                name: name.clone(),
+                key: key.to_string(),
+                name: name_of(&self.state, key, ev),
                 scope: scope.unwrap_or_else(|| Arc::from("(unscoped)")),
                 grant: ev.at,
                 approved,
@@ -879,10 +892,9 @@ impl Engine<'_> {
                 ended: None,
             });
         } else if !approved && !exempt {
-            self.unapproved_seqs.insert(ev.at.seq);
             let note = approval_none(ev, &self.state);
             self.unapproved.push((
-                Unapproved { track: t, at: ev.at, key: key.clone(), name: name.clone(), note },
+                Unapproved { track: t, at: ev.at, key: key.to_string(), name: name_of(&self.state, key, ev), note },
                 increases_access(action),
             ));
         }
@@ -893,8 +905,8 @@ impl Engine<'_> {
                     let f = self.finding(
                         &AP_SELF_APPROVED,
                         t,
-                        Some(&key),
-                        Some(name.clone()),
+                        Some(key),
+                        Some(name_of(&self.state, key, ev)),
                         format!("entry {} ({action}) was approved by its own actor {actor}", ev.at.seq),
                         vec![Evidence::of(&ev.at, "change")],
                         AP_SELF_APPROVED.action.to_string(),
@@ -1207,7 +1219,8 @@ impl Engine<'_> {
         // Signer keys retired later.
         for t in 0..self.tracks.len() {
             for (kid, (n, first, last)) in &self.tracks[t].keys {
-                let Some(ret) = self.retired.get(kid) else { continue };
+                let kid = hex::encode(kid);
+                let Some(ret) = self.retired.get(&kid) else { continue };
                 out.push(self.finding(
                     &KEY_RETIRED_LATER,
                     t,
@@ -1222,7 +1235,14 @@ impl Engine<'_> {
                 ));
             }
         }
-        // Exception trend, closure.
+        // Exception trend, closure. Open findings per incident are counted once, before the loop
+        // adds any closure finding (a per-incident filter over all findings would be quadratic).
+        let mut open: HashMap<String, (usize, std::collections::BTreeSet<&'static str>)> = HashMap::new();
+        for f in out.iter().filter(|f| f.severity() >= Severity::Medium) {
+            let o = open.entry(f.incident.clone()).or_default();
+            o.0 += 1;
+            o.1.insert(f.rule.id);
+        }
         for t in 0..self.tracks.len() {
             let track = &self.tracks[t];
             let Some(close) = track.closed else { continue };
@@ -1247,15 +1267,8 @@ impl Engine<'_> {
                     EX_GROWING.action.to_string(),
                 ));
             }
-            let open: Vec<&Finding> = out
-                .iter()
-                .filter(|f| f.incident == track.id && f.severity() >= Severity::Medium)
-                .filter(|f| !f.rule.id.starts_with("CUS-IN-") && f.rule.id != EX_GROWING.id)
-                .collect();
-            if !open.is_empty() {
-                let mut ids: Vec<&str> = open.iter().map(|f| f.rule.id).collect();
-                ids.sort_unstable();
-                ids.dedup();
+            if let Some((n, ids)) = open.get(track.id.as_str()) {
+                let ids: Vec<&str> = ids.iter().copied().collect();
                 let f = self.finding(
                     &IN_CLOSED_OPEN_FINDINGS,
                     t,
@@ -1265,7 +1278,7 @@ impl Engine<'_> {
                         "{} was closed by entry {} while {} finding(s) of medium severity or more remain: {}",
                         track.id,
                         close.seq,
-                        open.len(),
+                        n,
                         ids.join(", ")
                     ),
                     vec![Evidence::of(&close, "close")],
@@ -1291,6 +1304,11 @@ impl Engine<'_> {
         }
         self.findings.append(&mut out);
     }
+}
+
+/// `id (kind, system)` of an event's target.
+fn name_of(state: &State, key: &str, ev: &Event<'_>) -> String {
+    state.get(key).map(|i| state.name(i)).unwrap_or_else(|| ev.target_id())
 }
 
 fn to_text(t: TextRef<'_>) -> Text {

@@ -19,8 +19,9 @@
 //! - Access counts as granted when the outcome is `success` or `partial` (access may exist), and as
 //!   removed only on `success`. `failure` and `pending` change nothing.
 //!
-//! Entries are applied in seq order. Strings that repeat (scopes, incidents, approvers, systems) are
-//! interned, so replay allocates per new identity or new value, not per entry.
+//! Entries are applied in seq order. Strings that repeat (systems, scopes, approvers, owners) are
+//! interned; nearly unique ones (incident names, ticket references, notes) are kept per grant, so the
+//! intern table grows with the values that repeat, not with the ledger.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -192,7 +193,11 @@ pub struct RedactionNote {
 /// The effective access state after some entries.
 #[derive(Debug)]
 pub struct State {
-    identities: HashMap<String, Identity>,
+    /// Identities in the order they were first seen; `index` maps each key to its place. Keeping
+    /// the large `Identity` values out of the hash table keeps the table's buckets small (a lookup
+    /// per entry then touches little memory).
+    identities: Vec<Identity>,
+    index: HashMap<String, usize>,
     interned: HashSet<Arc<str>>,
     key: String,
     target: Option<String>,
@@ -212,7 +217,8 @@ impl State {
     /// An empty state judged at `as_of`; with `target`, only entries about that identity ID apply.
     pub fn new(as_of: Timestamp, target: Option<String>) -> Self {
         State {
-            identities: HashMap::new(),
+            identities: Vec::new(),
+            index: HashMap::new(),
             interned: HashSet::new(),
             key: String::new(),
             target,
@@ -239,12 +245,12 @@ impl State {
 
     /// The identity with this key (see [`super::identity_key`]).
     pub fn get(&self, key: &str) -> Option<&Identity> {
-        self.identities.get(key)
+        self.index.get(key).map(|&i| &self.identities[i])
     }
 
     /// Every identity with its key, in key order.
     pub fn identities(&self) -> Vec<(&String, &Identity)> {
-        let mut v: Vec<_> = self.identities.iter().collect();
+        let mut v: Vec<_> = self.index.iter().map(|(k, &i)| (k, &self.identities[i])).collect();
         v.sort_by(|a, b| a.0.cmp(b.0));
         v
     }
@@ -287,46 +293,50 @@ impl State {
         let at = ev.at;
         ev.key_into(&mut self.key);
         let scope = ev.scope.map(|s| match s {
-            TextRef::Value(v) => v.to_string(),
-            _ => format!("redacted:{}", at.seq),
+            TextRef::Value(v) => self.intern(v),
+            _ => Arc::from(format!("redacted:{}", at.seq)),
         });
-        let scope = scope.map(|s| self.intern(&s));
         let owner = ev.owner.map(|o| self.text(o));
-        let approval = self.approval(ev);
-        let incident = self.intern(ev.incident());
-        if !self.identities.contains_key(self.key.as_str()) {
-            let (id, redacted_by) = match ev.target {
-                TextRef::Value(v) => (self.intern(v), None),
-                TextRef::Redacted(by) => (Arc::from(ev.target_id()), Some(by)),
-                TextRef::Withheld => (Arc::from(ev.target_id()), None),
-            };
-            if !matches!(ev.target, TextRef::Value(_)) {
-                self.redacted_identities += 1;
+        // Only grants and exceptions keep their approval and incident.
+        let detail = (grants || action == Action::ExceptionAdd).then(|| (self.approval(ev), Arc::from(ev.incident())));
+        let slot = match self.index.get(self.key.as_str()) {
+            Some(&i) => i,
+            None => {
+                let (id, redacted_by) = match ev.target {
+                    TextRef::Value(v) => (self.intern(v), None),
+                    TextRef::Redacted(by) => (Arc::from(ev.target_id()), Some(by)),
+                    TextRef::Withheld => (Arc::from(ev.target_id()), None),
+                };
+                if !matches!(ev.target, TextRef::Value(_)) {
+                    self.redacted_identities += 1;
+                }
+                let system = self.intern(&ev.change.target_system);
+                let ident = Identity {
+                    system,
+                    id,
+                    id_redacted_by: redacted_by,
+                    kind: ev.change.target_kind,
+                    status: IdentityStatus::Active,
+                    status_by: None,
+                    owner: None,
+                    owner_cleared: None,
+                    entitlements: BTreeMap::new(),
+                    exceptions: BTreeMap::new(),
+                    rotated: None,
+                    sessions_revoked: None,
+                    restored: None,
+                    recertified: None,
+                    observed: None,
+                    first: at,
+                    last: at,
+                };
+                self.identities.push(ident);
+                self.index.insert(self.key.clone(), self.identities.len() - 1);
+                eff.new_identity = true;
+                self.identities.len() - 1
             }
-            let system = self.intern(&ev.change.target_system);
-            let ident = Identity {
-                system,
-                id,
-                id_redacted_by: redacted_by,
-                kind: ev.change.target_kind,
-                status: IdentityStatus::Active,
-                status_by: None,
-                owner: None,
-                owner_cleared: None,
-                entitlements: BTreeMap::new(),
-                exceptions: BTreeMap::new(),
-                rotated: None,
-                sessions_revoked: None,
-                restored: None,
-                recertified: None,
-                observed: None,
-                first: at,
-                last: at,
-            };
-            self.identities.insert(self.key.clone(), ident);
-            eff.new_identity = true;
-        }
-        let Some(ident) = self.identities.get_mut(self.key.as_str()) else { return eff };
+        };
+        let ident = &mut self.identities[slot];
         eff.status_before = Some(ident.status);
         ident.kind = ev.change.target_kind;
         ident.last = at;
@@ -348,7 +358,7 @@ impl State {
                     (Action::Grant | Action::EmergencyGrant, None) => Some(intern(&mut self.interned, "(unscoped)")),
                     _ => None,
                 };
-                if let Some(s) = scope {
+                if let (Some(s), Some((approval, incident))) = (scope, detail) {
                     let ent = Entitlement {
                         granted: at,
                         incident,
@@ -401,10 +411,11 @@ impl State {
             Action::Observe => ident.observed = Some(at),
             Action::ExceptionAdd => {
                 let s = scope.unwrap_or_else(|| intern(&mut self.interned, "(unscoped)"));
-                eff.exception_replaced = ident
-                    .exceptions
-                    .insert(s.clone(), Exception { added: at, incident, approval, expires_at: ev.change.expires_at });
-                eff.exception_added = Some(s);
+                if let Some((approval, incident)) = detail {
+                    let x = Exception { added: at, incident, approval, expires_at: ev.change.expires_at };
+                    eff.exception_replaced = ident.exceptions.insert(s.clone(), x);
+                    eff.exception_added = Some(s);
+                }
             }
             Action::ExceptionRemove => {
                 let s = scope.unwrap_or_else(|| intern(&mut self.interned, "(unscoped)"));
@@ -443,9 +454,13 @@ impl State {
             ApprovalKind::Approved { .. } => ApprovalView::Approved {
                 by: t(self, Field::ApprovalBy).unwrap_or(Text::Withheld),
                 source: self.intern(c.approval_source.as_deref().unwrap_or("")),
-                reference: t(self, Field::ApprovalRef),
+                // Ticket references and notes are nearly unique: kept, not interned, so that the
+                // intern table grows with the few values that repeat, not with the ledger.
+                reference: super::text(e, c, Field::ApprovalRef).map(owned),
             },
-            ApprovalKind::None => ApprovalView::None { note: t(self, Field::ApprovalNone).unwrap_or(Text::Withheld) },
+            ApprovalKind::None => {
+                ApprovalView::None { note: super::text(e, c, Field::ApprovalNone).map(owned).unwrap_or(Text::Withheld) }
+            }
         }
     }
 
@@ -568,6 +583,14 @@ impl State {
         m.insert("first_entry".into(), json!(i.first));
         m.insert("last_entry".into(), json!(i.last));
         Value::Object(m)
+    }
+}
+
+fn owned(t: TextRef<'_>) -> Text {
+    match t {
+        TextRef::Value(v) => Text::Value(Arc::from(v)),
+        TextRef::Redacted(by) => Text::Redacted(by),
+        TextRef::Withheld => Text::Withheld,
     }
 }
 

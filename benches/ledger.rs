@@ -276,6 +276,49 @@ fn floors(c: &mut Criterion, fx: &Fixture) {
     g.finish();
 }
 
+/// The cost of field commitments (issue 10) beside the ed25519 floor: sealing one record (a salt
+/// and a BLAKE3 commitment per redactable field) against one signature, and checking one entry's
+/// commitments against one strict verification.
+fn commitments(c: &mut Criterion, fx: &Fixture) {
+    let rec = fx.records(1).remove(0);
+    let mut g = c.benchmark_group("commitments");
+    g.sample_size(20).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    g.bench_function("seal_one_record", |b| {
+        b.iter(|| custody::entry::seal(black_box(&rec), None, &mut custody::commit::RandomSalts))
+    });
+    g.bench_function("check_one_entry", |b| b.iter(|| custody::verify::check_content(black_box(&fx.entry), false)));
+    g.finish();
+    let time = |f: &mut dyn FnMut()| {
+        let t = std::time::Instant::now();
+        for _ in 0..2000 {
+            f();
+        }
+        t.elapsed().as_secs_f64() / 2000.0
+    };
+    let sk = fx.key.signing_key();
+    let seal = time(&mut || {
+        black_box(custody::entry::seal(&rec, None, &mut custody::commit::RandomSalts));
+    });
+    let sign = time(&mut || {
+        black_box(sk.sign(&fx.msg));
+    });
+    let check = time(&mut || {
+        black_box(custody::verify::check_content(&fx.entry, false));
+    });
+    let verify = time(&mut || {
+        black_box(fx.vk.verify_strict(&fx.msg, &fx.sig).is_ok());
+    });
+    println!(
+        "commitments  seal {:.1} us/record = {:.0}% of one ed25519 sign ({:.1} us); check {:.1} us/entry = {:.0}% of one verify_strict ({:.1} us)",
+        seal * 1e6,
+        100.0 * seal / sign,
+        sign * 1e6,
+        check * 1e6,
+        100.0 * check / verify,
+        verify * 1e6
+    );
+}
+
 fn appends(c: &mut Criterion, fx: &Fixture) {
     let mut g = c.benchmark_group("append");
     g.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(4));
@@ -583,6 +626,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     let fx = Fixture::new(mode);
     floors(&mut c, &fx);
+    commitments(&mut c, &fx);
     appends(&mut c, &fx);
     verify(&mut c, &fx);
     c.final_summary();

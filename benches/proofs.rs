@@ -96,7 +96,9 @@ fn bench(c: &mut Criterion) {
         })
     });
     let (l, rt) = ([1u8; 32], [2u8; 32]);
-    g.bench_function("floor/sha256_node_hash", |b| b.iter(|| merkle::node_hash(std::hint::black_box(&l), std::hint::black_box(&rt))));
+    g.bench_function("floor/sha256_node_hash", |b| {
+        b.iter(|| merkle::node_hash(std::hint::black_box(&l), std::hint::black_box(&rt)))
+    });
     g.finish();
 
     // Summary: sizes and times, medians over 1,000 random proofs.

@@ -49,24 +49,8 @@ const K: usize = 100;
 /// The bound on the ratio incident / full scan.
 const TARGET: f64 = 0.01;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Bench,
-    Smoke,
-    List,
-}
-
-fn mode() -> Mode {
-    let args: Vec<String> = std::env::args().collect();
-    let has = |a: &str| args.iter().any(|x| x == a);
-    if has("--list") {
-        Mode::List
-    } else if has("--bench") && !has("--test") {
-        Mode::Bench
-    } else {
-        Mode::Smoke
-    }
-}
+mod common;
+use common::{mode, Mode};
 
 const ACTIONS: &[&str] = &["grant", "revoke", "disable", "rotate", "session_revoke", "recertify", "delete"];
 

@@ -45,24 +45,8 @@ const PER_INCIDENT: usize = 50;
 /// The aim: replay within 2x of the decode-only scan.
 const TARGET: f64 = 2.0;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Bench,
-    Smoke,
-    List,
-}
-
-fn mode() -> Mode {
-    let args: Vec<String> = std::env::args().collect();
-    let has = |a: &str| args.iter().any(|x| x == a);
-    if has("--list") {
-        Mode::List
-    } else if has("--bench") && !has("--test") {
-        Mode::Bench
-    } else {
-        Mode::Smoke
-    }
-}
+mod common;
+use common::{mode, Mode};
 
 const SCOPES: [&str; 8] = [
     "arn:aws:iam::aws:policy/ReadOnlyAccess",

@@ -60,24 +60,8 @@ const FLOOR_BATCH: usize = 5_000;
 const TARGET: f64 = 0.70;
 const INCIDENT: &str = "INC-BENCH-0001";
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Bench,
-    Smoke,
-    List,
-}
-
-fn mode() -> Mode {
-    let args: Vec<String> = std::env::args().collect();
-    let has = |a: &str| args.iter().any(|x| x == a);
-    if has("--list") {
-        Mode::List
-    } else if has("--bench") && !has("--test") {
-        Mode::Bench
-    } else {
-        Mode::Smoke
-    }
-}
+mod common;
+use common::{mode, Mode};
 
 /// The input files, the key and a place for ledgers.
 struct Fixture {

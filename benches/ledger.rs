@@ -76,25 +76,8 @@ const SCRATCH_ROTATE_BYTES: u64 = 64 << 20;
 /// The targets, as a fraction of the floor.
 const TARGET: f64 = 0.80;
 
-/// How the binary was started: a real benchmark run, or a smoke test.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Bench,
-    Smoke,
-    List,
-}
-
-fn mode() -> Mode {
-    let args: Vec<String> = std::env::args().collect();
-    let has = |a: &str| args.iter().any(|x| x == a);
-    if has("--list") {
-        Mode::List
-    } else if has("--bench") && !has("--test") {
-        Mode::Bench
-    } else {
-        Mode::Smoke
-    }
-}
+mod common;
+use common::{mode, Mode};
 
 /// Everything the cases share: one key, one record, one real entry and its bytes.
 struct Fixture {

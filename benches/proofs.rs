@@ -18,7 +18,12 @@ use custody::index::{Index, IndexEntry, Loc};
 use custody::log::FrameLoc;
 use custody::merkle::{self, HashReader, MerkleError};
 
-const LEAVES: u64 = 1_000_000;
+mod common;
+use common::{mode, Mode};
+
+/// Leaves in a real run; `cargo test --benches` builds a small tree instead.
+const BENCH_LEAVES: u64 = 1_000_000;
+const SMOKE_LEAVES: u64 = 20_000;
 
 struct Reader<'a> {
     index: &'a Index,
@@ -45,12 +50,12 @@ impl HashReader for Stored<'_> {
     }
 }
 
-fn build(dir: &std::path::Path) -> Index {
+fn build(dir: &std::path::Path, leaves: u64) -> Index {
     let index = Index::open(dir).unwrap();
     let state = ChainState::default();
     let t = Instant::now();
     let mut n = 0u64;
-    while n < LEAVES {
+    while n < leaves {
         let mut overlay = HashMap::new();
         let mut batch = Vec::with_capacity(10_000);
         for _ in 0..10_000 {
@@ -71,13 +76,18 @@ fn build(dir: &std::path::Path) -> Index {
         }
         index.add(&batch, &state).unwrap();
     }
-    eprintln!("built a tree of {LEAVES} leaves in the sled index in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!("built a tree of {leaves} leaves in the sled index in {:.1} s", t.elapsed().as_secs_f64());
     index
 }
 
 fn bench(c: &mut Criterion) {
+    let m = mode();
+    if m == Mode::List {
+        return;
+    }
+    let leaves = if m == Mode::Bench { BENCH_LEAVES } else { SMOKE_LEAVES };
     let dir = tempfile::tempdir().unwrap();
-    let index = build(dir.path());
+    let index = build(dir.path(), leaves);
     let r = Stored(&index);
     let mut seed = 0x2545F4914F6CDD1Du64;
     let mut next = move || {
@@ -88,11 +98,11 @@ fn bench(c: &mut Criterion) {
     };
     let mut g = c.benchmark_group("proofs");
     g.sample_size(50);
-    g.bench_function("inclusion/1M", |b| b.iter(|| merkle::prove_inclusion(next() % LEAVES, LEAVES, &r).unwrap()));
+    g.bench_function("inclusion/1M", |b| b.iter(|| merkle::prove_inclusion(next() % leaves, leaves, &r).unwrap()));
     g.bench_function("consistency/1M", |b| {
         b.iter(|| {
-            let old = 1 + next() % (LEAVES - 1);
-            merkle::prove_consistency(old, LEAVES, &r).unwrap()
+            let old = 1 + next() % (leaves - 1);
+            merkle::prove_consistency(old, leaves, &r).unwrap()
         })
     });
     let (l, rt) = ([1u8; 32], [2u8; 32]);
@@ -104,17 +114,17 @@ fn bench(c: &mut Criterion) {
     // Summary: sizes and times, medians over 1,000 random proofs.
     let mut sizes = (0usize, 0usize);
     let mut times = Vec::new();
-    let root = merkle::tree_hash(LEAVES, &r).unwrap();
+    let root = merkle::tree_hash(leaves, &r).unwrap();
     for _ in 0..1000 {
-        let i = next() % LEAVES;
+        let i = next() % leaves;
         let t = Instant::now();
-        let p = merkle::prove_inclusion(i, LEAVES, &r).unwrap();
+        let p = merkle::prove_inclusion(i, leaves, &r).unwrap();
         times.push(t.elapsed().as_secs_f64());
         let leaf = merkle::leaf_hash(blake3::hash(&i.to_be_bytes()).as_bytes());
-        merkle::verify_inclusion(&leaf, i, LEAVES, &p, &root).unwrap();
+        merkle::verify_inclusion(&leaf, i, leaves, &p, &root).unwrap();
         sizes.0 = sizes.0.max(p.len());
-        let old = 1 + next() % (LEAVES - 1);
-        sizes.1 = sizes.1.max(merkle::prove_consistency(old, LEAVES, &r).unwrap().len());
+        let old = 1 + next() % (leaves - 1);
+        sizes.1 = sizes.1.max(merkle::prove_consistency(old, leaves, &r).unwrap().len());
     }
     times.sort_by(f64::total_cmp);
     let t = Instant::now();
@@ -124,7 +134,7 @@ fn bench(c: &mut Criterion) {
     }
     let node = t.elapsed().as_secs_f64() / 100_000.0;
     println!(
-        "proofs/1M  inclusion median {:.1} us (p99 {:.1} us)  max {} hashes; consistency max {} hashes; floor(sha256 node hash) {:.2} us  ratio {:.0}x",
+        "proofs/{leaves}  inclusion median {:.1} us (p99 {:.1} us)  max {} hashes; consistency max {} hashes; floor(sha256 node hash) {:.2} us  ratio {:.0}x",
         times[500] * 1e6,
         times[990] * 1e6,
         sizes.0,

@@ -127,20 +127,24 @@ fn request_key(s: &Submission) -> Option<Vec<u8>> {
 /// No submitter, no request ID (entries written by the ledger's own key holder).
 static NO_SUBMISSION: Submission = Submission { submitter: None, request: None };
 
-/// The checks [`Ledger::submit_many`] makes of one request before the shared write, and its sealed
-/// bodies. `before` is the ledger size before the call: refs must name entries below it.
-fn check_request(sub: &Submission, records: &[Record], before: u64) -> Result<Vec<(Body, Openings)>, LedgerError> {
-    if records.len() > MAX_BATCH {
-        return Err(LedgerError::Invalid(format!(
-            "a batch holds at most {MAX_BATCH} records; this one has {}",
-            records.len()
-        )));
+/// What every submission must satisfy before its records are looked at: the batch size, and the
+/// submitter and request ID as text.
+fn check_shape(sub: &Submission, records: usize) -> Result<(), LedgerError> {
+    if records > MAX_BATCH {
+        return Err(LedgerError::Invalid(format!("a batch holds at most {MAX_BATCH} records; this one has {records}")));
     }
     for (what, v) in [("submitter", &sub.submitter), ("request ID", &sub.request)] {
         if let Some(s) = v {
             crate::record::check_text(what, s, limits::ID).map_err(|e| LedgerError::Invalid(e.to_string()))?;
         }
     }
+    Ok(())
+}
+
+/// The checks [`Ledger::submit_many`] makes of one request before the shared write, and its sealed
+/// bodies. `before` is the ledger size before the call: refs must name entries below it.
+fn check_request(sub: &Submission, records: &[Record], before: u64) -> Result<Vec<(Body, Openings)>, LedgerError> {
+    check_shape(sub, records.len())?;
     records
         .iter()
         .enumerate()
@@ -602,26 +606,10 @@ impl Ledger {
         if records.is_empty() {
             return Ok(Submitted::Appended(Vec::new()));
         }
-        if records.len() > MAX_BATCH {
-            return Err(LedgerError::Invalid(format!(
-                "a batch holds at most {MAX_BATCH} records; this one has {}",
-                records.len()
-            )));
-        }
-        for (what, v) in [("submitter", &sub.submitter), ("request ID", &sub.request)] {
-            if let Some(s) = v {
-                crate::record::check_text(what, s, limits::ID).map_err(|e| LedgerError::Invalid(e.to_string()))?;
-            }
-        }
+        check_shape(sub, records.len())?;
         let mut w = self.writer_lock();
         if let Some(k) = request_key(sub) {
-            let seqs: Vec<u64> = self.index.postings(Posting::Request, &k).collect::<Result<_, _>>()?;
-            if !seqs.is_empty() {
-                let mut receipts = Vec::with_capacity(seqs.len());
-                for s in seqs {
-                    let loc = self.index.loc(s)?.ok_or(LedgerError::NoSuchEntry { seq: s, size: w.state.next_seq })?;
-                    receipts.push(receipt(&self.read_at(loc.frame)?));
-                }
+            if let Some(receipts) = self.replay(&w, &k)? {
                 return Ok(Submitted::Replayed(receipts));
             }
         }

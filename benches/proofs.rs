@@ -1,7 +1,7 @@
 //! Proof generation on a 1,000,000-entry tree (issue 4), beside the raw SHA-256 node-hash cost.
 //!
-//! The tree's stored hashes live in the sled index exactly as a ledger keeps them
-//! (`Index::add` with the hashes `merkle::stored_hashes_for_append` returns), built directly for
+//! The tree's stored hashes live in the index exactly as a ledger keeps them (`index/merkle.bin`,
+//! written by `Index::add`), built directly for
 //! 1,000,000 leaves so that the bench does not spend ten minutes signing entries first. Inclusion
 //! and consistency proofs are generated through the same `HashReader` a ledger uses, for random
 //! indexes and sizes; the summary prints proof sizes (O(log n), at most ~40 hashes) and the time of
@@ -9,7 +9,6 @@
 //!
 //! Run: `cargo bench --bench proofs` (about 2 minutes here, most of it building the tree).
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -25,23 +24,6 @@ use common::{mode, Mode};
 const BENCH_LEAVES: u64 = 1_000_000;
 const SMOKE_LEAVES: u64 = 20_000;
 
-struct Reader<'a> {
-    index: &'a Index,
-    overlay: &'a HashMap<u64, [u8; 32]>,
-}
-
-impl HashReader for Reader<'_> {
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<[u8; 32]>, MerkleError> {
-        indexes
-            .iter()
-            .map(|i| match self.overlay.get(i) {
-                Some(h) => Ok(*h),
-                None => self.index.merkle_hashes(&[*i]).map(|v| v[0]).map_err(|e| MerkleError::Storage(Box::new(e))),
-            })
-            .collect()
-    }
-}
-
 struct Stored<'a>(&'a Index);
 
 impl HashReader for Stored<'_> {
@@ -56,27 +38,20 @@ fn build(dir: &std::path::Path, leaves: u64) -> Index {
     let t = Instant::now();
     let mut n = 0u64;
     while n < leaves {
-        let mut overlay = HashMap::new();
         let mut batch = Vec::with_capacity(10_000);
         for _ in 0..10_000 {
             let entry_hash = *blake3::hash(&n.to_be_bytes()).as_bytes();
-            let reader = Reader { index: &index, overlay: &overlay };
-            let new = merkle::stored_hashes_for_append(n, merkle::leaf_hash(&entry_hash), &reader).unwrap();
-            let start = merkle::stored_hash_count(n);
-            let added: Vec<(u64, [u8; 32])> = new.into_iter().enumerate().map(|(k, h)| (start + k as u64, h)).collect();
-            overlay.extend(added.iter().copied());
             batch.push(IndexEntry {
                 seq: n,
                 loc: Loc { frame: FrameLoc { segment: 0, offset: 0, len: 0 }, hash: entry_hash, event_time: 0 },
                 postings: Vec::new(),
                 incident_head: None,
-                merkle: added,
             });
             n += 1;
         }
         index.add(&batch, &state).unwrap();
     }
-    eprintln!("built a tree of {leaves} leaves in the sled index in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!("built a tree of {leaves} leaves in the index in {:.1} s", t.elapsed().as_secs_f64());
     index
 }
 

@@ -1,30 +1,50 @@
-//! The sled index under `index/`: lookups by seq, incident, target, actor, evidence and time, the
+//! The index under `index/`: lookups by seq, incident, target, actor, evidence and time, the
 //! stored Merkle hashes and a snapshot of the chain state. Derived data only.
 //!
 //! Everything here can be rebuilt from `log/` (`custody reindex`), a stale index is caught up on open,
-//! and verification never reads it. sled's `flush` is not an fsync (sled issue #1452), so nothing in
-//! this module is ever the only copy of evidence. Identifier values (target, actor, evidence IDs) are
-//! stored only as keyed blake3 digests under a random per-index key, never as values: erasing a value
-//! from the log then leaves nothing of it in sled's own files, whose old pages sled may keep for a
-//! while.
+//! and verification never reads it. Nothing in this module is ever the only copy of evidence, and
+//! nothing here is fsync'd on the append path.
+//!
+//! Two kinds of storage, each for what it does best:
+//! - flat files for what is dense and append-only: `loc.bin` (one 60-byte location record per seq,
+//!   at `seq * 60`) and `merkle.bin` (the tlog-ordered stored Merkle hashes, 32 bytes each, at
+//!   `index * 32`). One `pwrite` each per batch, one `pread` per lookup.
+//! - sled for what is sparse and keyed: posting lists (incident, target, actor, evidence, request),
+//!   the time index, incident heads, and the state snapshot. A posting list is stored in chunks, one
+//!   per (value, batch): a batch of a thousand entries of one incident costs one sled insert, not a
+//!   thousand. Identifier values are stored only as keyed blake3 digests under a random per-index
+//!   key, never as values: erasing a value from the log then leaves nothing of it in sled's own
+//!   files, whose old pages sled may keep for a while.
+//!
+//! The snapshot holds the chain state and the Merkle frontier (the roots of the complete subtrees at
+//! the head). On open, the frontier is compared with `merkle.bin` and the last location record with
+//! the head hash; any disagreement (the flat files and sled reach the disk at different times after a
+//! power cut) makes the ledger rebuild the index from the log rather than trust it.
 
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::chain::ChainState;
 use crate::entry::Hash;
 use crate::log::FrameLoc;
+use crate::merkle;
 
 /// Index errors.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     #[error("index database: {0} (it can be rebuilt from the log with `custody reindex`)")]
     Sled(#[from] sled::Error),
+    #[error("index file {path}: {source} (it can be rebuilt from the log with `custody reindex`)")]
+    Io { path: String, source: std::io::Error },
     #[error("index is inconsistent: {0} (rebuild it with `custody reindex`)")]
     Corrupt(String),
 }
 
 /// Posting-list kinds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum Posting {
     Incident = 1,
@@ -44,9 +64,11 @@ pub struct Loc {
     pub event_time: i64,
 }
 
+const LOC_BYTES: usize = 60;
+
 impl Loc {
-    fn encode(&self) -> [u8; 60] {
-        let mut b = [0u8; 60];
+    fn encode(&self) -> [u8; LOC_BYTES] {
+        let mut b = [0u8; LOC_BYTES];
         b[..8].copy_from_slice(&self.frame.segment.to_be_bytes());
         b[8..16].copy_from_slice(&self.frame.offset.to_be_bytes());
         b[16..20].copy_from_slice(&self.frame.len.to_be_bytes());
@@ -55,14 +77,11 @@ impl Loc {
         b
     }
 
-    fn decode(b: &[u8]) -> Result<Self, IndexError> {
-        if b.len() != 60 {
-            return Err(IndexError::Corrupt(format!("location record of {} bytes", b.len())));
-        }
+    fn decode(b: &[u8; LOC_BYTES]) -> Self {
         let u64at = |i: usize| u64::from_be_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
         let mut hash = [0u8; 32];
         hash.copy_from_slice(&b[20..52]);
-        Ok(Loc {
+        Loc {
             frame: FrameLoc {
                 segment: u64at(0),
                 offset: u64at(8),
@@ -70,7 +89,7 @@ impl Loc {
             },
             hash,
             event_time: u64at(52) as i64,
-        })
+        }
     }
 }
 
@@ -80,43 +99,206 @@ pub struct IndexEntry {
     pub loc: Loc,
     pub postings: Vec<(Posting, Vec<u8>)>,
     pub incident_head: Option<(String, Hash)>,
-    pub merkle: Vec<(u64, Hash)>,
 }
 
-/// The sled database and its trees.
+/// The roots of the complete subtrees of the tree of `size` leaves, largest (leftmost) first: one
+/// per set bit of `size`. Appending a leaf needs nothing else, and folding them gives the root.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Frontier {
+    size: u64,
+    hashes: Vec<Hash>,
+}
+
+impl Frontier {
+    /// Adds leaf `size` and pushes the hashes it stores (the leaf hash, then each complete subtree
+    /// it closes, bottom-up: storage order) onto `out`.
+    fn push(&mut self, entry_hash: &Hash, out: &mut Vec<u8>) {
+        let mut h = merkle::leaf_hash(entry_hash);
+        out.extend_from_slice(&h);
+        for _ in 0..self.size.trailing_ones() {
+            let left = self.hashes.pop().unwrap_or_default();
+            h = merkle::node_hash(&left, &h);
+            out.extend_from_slice(&h);
+        }
+        self.hashes.push(h);
+        self.size += 1;
+    }
+
+    fn root(&self) -> Hash {
+        let mut it = self.hashes.iter().rev();
+        match it.next() {
+            None => merkle::EMPTY_TREE_HASH,
+            Some(h) => it.fold(*h, |acc, left| merkle::node_hash(left, &acc)),
+        }
+    }
+
+    /// Where each frontier hash lives in `merkle.bin`.
+    fn stored_indexes(&self) -> Vec<u64> {
+        let mut lo = 0u64;
+        let mut out = Vec::with_capacity(self.hashes.len());
+        for level in (0..64u32).rev().filter(|l| self.size >> l & 1 == 1) {
+            out.push(merkle::stored_hash_index(level, lo >> level));
+            lo += 1 << level;
+        }
+        out
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut b = self.size.to_be_bytes().to_vec();
+        for h in &self.hashes {
+            b.extend_from_slice(h);
+        }
+        b
+    }
+
+    fn decode(b: &[u8]) -> Option<Self> {
+        let size = u64::from_be_bytes(b.get(..8)?.try_into().ok()?);
+        let rest = &b[8..];
+        if !rest.len().is_multiple_of(32)
+            || rest.len() / 32 != size.count_ones() as usize
+            || size > merkle::MAX_TREE_SIZE
+        {
+            return None;
+        }
+        let hashes = rest.chunks_exact(32).map(|c| c.try_into().unwrap_or([0; 32])).collect();
+        Some(Frontier { size, hashes })
+    }
+}
+
+/// A flat file of fixed-size records, written with `pwrite` and read with `pread`.
+struct Flat {
+    path: PathBuf,
+    file: File,
+}
+
+impl Flat {
+    fn open(path: PathBuf) -> Result<Self, IndexError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|source| IndexError::Io { path: path.display().to_string(), source })?;
+        Ok(Flat { path, file })
+    }
+
+    fn err(&self) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
+        move |source| IndexError::Io { path: self.path.display().to_string(), source }
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> Result<(), IndexError> {
+        self.file.write_all_at(buf, offset).map_err(self.err())
+    }
+
+    /// Reads `buf.len()` bytes at `offset`; false when the file is shorter.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<bool, IndexError> {
+        match self.file.read_exact_at(buf, offset) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+            Err(e) => Err(self.err()(e)),
+        }
+    }
+
+    fn truncate(&self, len: u64) -> Result<(), IndexError> {
+        self.file.set_len(len).map_err(self.err())
+    }
+
+    fn sync(&self) -> Result<(), IndexError> {
+        self.file.sync_data().map_err(self.err())
+    }
+}
+
+/// The index: flat files and the sled database.
 pub struct Index {
     db: sled::Db,
-    loc: sled::Tree,
     post: sled::Tree,
     time: sled::Tree,
-    merkle: sled::Tree,
     ihead: sled::Tree,
     meta: sled::Tree,
     hkey: [u8; 32],
+    loc: Flat,
+    merkle: Flat,
+    frontier: Mutex<Frontier>,
 }
 
 const META_STATE: &[u8] = b"state";
+const META_FRONTIER: &[u8] = b"frontier";
 const META_HKEY: &[u8] = b"hkey";
 const META_FORMAT: &[u8] = b"index-format";
-const INDEX_FORMAT: &[u8] = b"1";
+/// 2: locations and Merkle hashes in flat files, posting lists and the time index in chunks.
+const INDEX_FORMAT: &[u8] = b"2";
+
+/// Event times are grouped into buckets of 2^42 ns (about 73 minutes) in the time index.
+const TIME_BUCKET_SHIFT: u32 = 42;
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_varint(b: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*at)?;
+        *at += 1;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// A chunk of a posting list: the seqs as ascending deltas from the key's first seq.
+fn encode_chunk(seqs: &[u64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(seqs.len() * 2);
+    let mut prev = seqs.first().copied().unwrap_or(0);
+    for s in &seqs[1.min(seqs.len())..] {
+        put_varint(&mut out, s - prev);
+        prev = *s;
+    }
+    out
+}
+
+fn decode_chunk(first: u64, v: &[u8], out: &mut Vec<u64>) -> Result<(), IndexError> {
+    out.push(first);
+    let (mut at, mut prev) = (0, first);
+    while at < v.len() {
+        let d = get_varint(v, &mut at).ok_or_else(|| IndexError::Corrupt("posting chunk".into()))?;
+        prev = prev.checked_add(d).ok_or_else(|| IndexError::Corrupt("posting chunk".into()))?;
+        out.push(prev);
+    }
+    Ok(())
+}
+
+fn be_u64(b: &[u8]) -> Result<u64, IndexError> {
+    b.try_into().map(u64::from_be_bytes).map_err(|_| IndexError::Corrupt("index key".into()))
+}
 
 impl Index {
     /// Opens (or creates) the index at `dir`.
     pub fn open(dir: &Path) -> Result<Self, IndexError> {
         // The index is derived and never relied on for durability: sled's background flush runs
-        // every 5 s instead of its default 500 ms (measured: about one pwrite + sync_file_range per
-        // append otherwise). What a crash loses, the next open catches up from the log.
+        // every 5 s instead of its default 500 ms. What a crash loses, the next open catches up
+        // from the log.
         let db = sled::Config::new()
             .path(dir)
-            .cache_capacity(64 << 20)
+            .cache_capacity(16 << 20)
             .mode(sled::Mode::HighThroughput)
             .flush_every_ms(Some(5_000))
             .open()?;
         let meta = db.open_tree("meta")?;
         if let Some(f) = meta.get(META_FORMAT)? {
             if f.as_ref() != INDEX_FORMAT {
-                return Err(IndexError::Corrupt("unknown index format".into()));
+                return Err(IndexError::Corrupt("index of another format".into()));
             }
+        } else if db.open_tree("loc")?.first()?.is_some() {
+            // An index of format 1 (no format marker at all is older still): rebuild it.
+            return Err(IndexError::Corrupt("index of an older format".into()));
         } else {
             meta.insert(META_FORMAT, INDEX_FORMAT)?;
         }
@@ -130,23 +312,32 @@ impl Index {
             }
         };
         Ok(Index {
-            loc: db.open_tree("loc")?,
             post: db.open_tree("post")?,
             time: db.open_tree("time")?,
-            merkle: db.open_tree("merkle")?,
             ihead: db.open_tree("ihead")?,
             meta,
             db,
             hkey,
+            loc: Flat::open(dir.join("loc.bin"))?,
+            merkle: Flat::open(dir.join("merkle.bin"))?,
+            frontier: Mutex::new(Frontier::default()),
         })
+    }
+
+    fn frontier(&self) -> std::sync::MutexGuard<'_, Frontier> {
+        self.frontier.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Removes every derived record (before a rebuild).
     pub fn clear(&self) -> Result<(), IndexError> {
-        for t in [&self.loc, &self.post, &self.time, &self.merkle, &self.ihead] {
+        for t in [&self.post, &self.time, &self.ihead] {
             t.clear()?;
         }
         self.meta.remove(META_STATE)?;
+        self.meta.remove(META_FRONTIER)?;
+        self.loc.truncate(0)?;
+        self.merkle.truncate(0)?;
+        *self.frontier() = Frontier::default();
         Ok(())
     }
 
@@ -159,47 +350,84 @@ impl Index {
         d
     }
 
-    fn posting_key(&self, kind: Posting, value: &[u8], seq: u64) -> [u8; 25] {
-        let mut k = [0u8; 25];
+    fn posting_prefix(&self, kind: Posting, value: &[u8]) -> [u8; 17] {
+        let mut k = [0u8; 17];
         k[0] = kind as u8;
-        k[1..17].copy_from_slice(&self.digest(kind, value));
-        k[17..].copy_from_slice(&seq.to_be_bytes());
+        k[1..].copy_from_slice(&self.digest(kind, value));
         k
     }
 
-    /// Records a run of entries (one sled batch per tree) and then the state snapshot.
+    /// Records a run of consecutive entries, which must follow the last one recorded, and then the
+    /// state snapshot.
     pub fn add(&self, entries: &[IndexEntry], state: &ChainState) -> Result<(), IndexError> {
-        let (mut loc, mut post, mut time, mut merkle, mut ihead) = (
-            sled::Batch::default(),
-            sled::Batch::default(),
-            sled::Batch::default(),
-            sled::Batch::default(),
-            sled::Batch::default(),
-        );
+        let Some(first) = entries.first().map(|e| e.seq) else {
+            return self.save_state(state);
+        };
+        let mut frontier = self.frontier();
+        if first != frontier.size || entries.iter().enumerate().any(|(i, e)| e.seq != first + i as u64) {
+            return Err(IndexError::Corrupt(format!(
+                "entries from {first} indexed after {} entries (not consecutive)",
+                frontier.size
+            )));
+        }
+        let mut locs = Vec::with_capacity(entries.len() * LOC_BYTES);
+        let mut hashes = Vec::with_capacity(entries.len() * 64);
+        let merkle_at = merkle::stored_hash_count(first);
+        let mut next = frontier.clone();
+        // Postings and time entries, grouped so that each (value, batch) and each (time bucket,
+        // batch) is one chunk.
+        let mut post: BTreeMap<[u8; 17], Vec<u64>> = BTreeMap::new();
+        let mut time: BTreeMap<u64, Vec<(u64, u64)>> = BTreeMap::new();
+        let mut ihead: HashMap<&str, (u64, Hash)> = HashMap::new();
         for e in entries {
-            loc.insert(&e.seq.to_be_bytes(), &e.loc.encode()[..]);
+            locs.extend_from_slice(&e.loc.encode());
+            next.push(&e.loc.hash, &mut hashes);
             for (kind, value) in &e.postings {
-                post.insert(&self.posting_key(*kind, value, e.seq), &[]);
+                let list = post.entry(self.posting_prefix(*kind, value)).or_default();
+                if list.last() != Some(&e.seq) {
+                    list.push(e.seq);
+                }
             }
-            let mut tk = [0u8; 16];
-            tk[..8].copy_from_slice(&(e.loc.event_time as u64).to_be_bytes());
-            tk[8..].copy_from_slice(&e.seq.to_be_bytes());
-            time.insert(&tk, &[]);
-            for (i, h) in &e.merkle {
-                merkle.insert(&i.to_be_bytes(), h);
-            }
+            let t = e.loc.event_time.max(0) as u64;
+            time.entry(t >> TIME_BUCKET_SHIFT).or_default().push((t, e.seq));
             if let Some((incident, hash)) = &e.incident_head {
-                let mut v = [0u8; 40];
-                v[..8].copy_from_slice(&e.seq.to_be_bytes());
-                v[8..].copy_from_slice(hash);
-                ihead.insert(incident.as_bytes(), &v[..]);
+                ihead.insert(incident, (e.seq, *hash));
             }
         }
-        self.loc.apply_batch(loc)?;
-        self.post.apply_batch(post)?;
-        self.time.apply_batch(time)?;
-        self.merkle.apply_batch(merkle)?;
-        self.ihead.apply_batch(ihead)?;
+        self.loc.write_at(&locs, first * LOC_BYTES as u64)?;
+        self.merkle.write_at(&hashes, merkle_at * 32)?;
+        let mut pb = sled::Batch::default();
+        for (prefix, seqs) in post {
+            let mut k = [0u8; 25];
+            k[..17].copy_from_slice(&prefix);
+            k[17..].copy_from_slice(&seqs[0].to_be_bytes());
+            pb.insert(&k[..], encode_chunk(&seqs));
+        }
+        let mut tb = sled::Batch::default();
+        for (bucket, pairs) in time {
+            let mut k = [0u8; 16];
+            k[..8].copy_from_slice(&bucket.to_be_bytes());
+            k[8..].copy_from_slice(&pairs[0].1.to_be_bytes());
+            let mut v = Vec::with_capacity(pairs.len() * 16);
+            for (t, s) in pairs {
+                v.extend_from_slice(&t.to_be_bytes());
+                v.extend_from_slice(&s.to_be_bytes());
+            }
+            tb.insert(&k[..], v);
+        }
+        let mut hb = sled::Batch::default();
+        for (incident, (seq, hash)) in ihead {
+            let mut v = [0u8; 40];
+            v[..8].copy_from_slice(&seq.to_be_bytes());
+            v[8..].copy_from_slice(&hash);
+            hb.insert(incident.as_bytes(), &v[..]);
+        }
+        self.post.apply_batch(pb)?;
+        self.time.apply_batch(tb)?;
+        self.ihead.apply_batch(hb)?;
+        *frontier = next;
+        self.meta.insert(META_FRONTIER, frontier.encode())?;
+        drop(frontier);
         self.save_state(state)
     }
 
@@ -210,70 +438,143 @@ impl Index {
         Ok(())
     }
 
-    /// Loads the snapshot and the incident heads, if the index has them.
+    /// Loads the snapshot and the incident heads, if the index has them and they agree with the
+    /// flat files (the Merkle frontier with `merkle.bin`, the head hash with `loc.bin`).
     pub fn load_state(&self) -> Result<Option<ChainState>, IndexError> {
         let Some(b) = self.meta.get(META_STATE)? else {
             return Ok(None);
         };
         let mut st: ChainState =
             serde_json::from_slice(&b).map_err(|e| IndexError::Corrupt(format!("state snapshot: {e}")))?;
+        let Some(frontier) = self.meta.get(META_FRONTIER)?.and_then(|b| Frontier::decode(&b)) else {
+            return Ok(None);
+        };
+        if frontier.size != st.next_seq {
+            return Ok(None);
+        }
+        let stored = self.merkle_hashes(&frontier.stored_indexes());
+        if !matches!(stored, Ok(ref s) if *s == frontier.hashes) {
+            return Ok(None);
+        }
+        if st.next_seq > 0 && !matches!(self.loc(st.next_seq - 1), Ok(Some(l)) if l.hash == st.head_hash) {
+            return Ok(None);
+        }
         for kv in self.ihead.iter() {
             let (k, v) = kv?;
             if v.len() != 40 {
                 return Err(IndexError::Corrupt("incident head record".into()));
             }
-            let seq = u64::from_be_bytes(v[..8].try_into().unwrap_or([0; 8]));
+            let seq = be_u64(&v[..8])?;
             let mut h = [0u8; 32];
             h.copy_from_slice(&v[8..]);
             st.incidents.insert(String::from_utf8_lossy(&k).into_owned(), (seq, h));
         }
         st.parse_keys();
+        *self.frontier() = frontier;
         Ok(Some(st))
     }
 
+    /// Cuts the flat files back to the entries the snapshot knows (after a catch-up, records of
+    /// entries indexed after the last snapshot reached the disk were rewritten; nothing beyond the
+    /// head may remain).
+    pub fn trim(&self) -> Result<(), IndexError> {
+        let size = self.frontier().size;
+        self.loc.truncate(size * LOC_BYTES as u64)?;
+        self.merkle.truncate(merkle::stored_hash_count(size) * 32)
+    }
+
+    /// The location record of entry `seq`, if the index has one.
     pub fn loc(&self, seq: u64) -> Result<Option<Loc>, IndexError> {
-        self.loc.get(seq.to_be_bytes())?.map(|v| Loc::decode(&v)).transpose()
+        let mut b = [0u8; LOC_BYTES];
+        let Some(at) = seq.checked_mul(LOC_BYTES as u64) else { return Ok(None) };
+        if !self.loc.read_at(&mut b, at)? {
+            return Ok(None);
+        }
+        if b == [0u8; LOC_BYTES] {
+            return Err(IndexError::Corrupt(format!("the location of entry {seq} is missing")));
+        }
+        Ok(Some(Loc::decode(&b)))
     }
 
     /// Replaces an entry's location (after a segment rewrite).
     pub fn set_loc(&self, seq: u64, loc: Loc) -> Result<(), IndexError> {
-        self.loc.insert(seq.to_be_bytes(), &loc.encode()[..])?;
-        Ok(())
+        self.loc.write_at(&loc.encode(), seq * LOC_BYTES as u64)
     }
 
     /// Seqs in a posting list, in order.
     pub fn postings(&self, kind: Posting, value: &[u8]) -> impl Iterator<Item = Result<u64, IndexError>> {
-        let mut prefix = [0u8; 17];
-        prefix[0] = kind as u8;
-        prefix[1..].copy_from_slice(&self.digest(kind, value));
-        self.post.scan_prefix(prefix).map(|kv| {
-            let (k, _) = kv?;
-            Ok(u64::from_be_bytes(k[17..25].try_into().map_err(|_| IndexError::Corrupt("posting key".into()))?))
-        })
+        let seqs = (|| {
+            let mut out = Vec::new();
+            for kv in self.post.scan_prefix(self.posting_prefix(kind, value)) {
+                let (k, v) = kv?;
+                decode_chunk(be_u64(&k[17..])?, &v, &mut out)?;
+            }
+            // A catch-up after a crash can index a run again under other chunk boundaries.
+            out.sort_unstable();
+            out.dedup();
+            Ok(out)
+        })();
+        let (ok, err) = match seqs {
+            Ok(v) => (v, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        ok.into_iter().map(Ok).chain(err.map(Err))
     }
 
     /// Removes postings of a value for one entry (erasure).
     pub fn remove_posting(&self, kind: Posting, value: &[u8], seq: u64) -> Result<(), IndexError> {
-        self.post.remove(self.posting_key(kind, value, seq))?;
+        for kv in self.post.scan_prefix(self.posting_prefix(kind, value)) {
+            let (k, v) = kv?;
+            let mut seqs = Vec::new();
+            decode_chunk(be_u64(&k[17..])?, &v, &mut seqs)?;
+            if !seqs.contains(&seq) {
+                continue;
+            }
+            seqs.retain(|s| *s != seq);
+            self.post.remove(&k)?;
+            if let Some(first) = seqs.first() {
+                let mut nk = [0u8; 25];
+                nk[..17].copy_from_slice(&k[..17]);
+                nk[17..].copy_from_slice(&first.to_be_bytes());
+                self.post.insert(&nk[..], encode_chunk(&seqs))?;
+            }
+        }
         Ok(())
     }
 
-    /// Seqs whose event time is within `[since, until]`, in event-time order.
+    /// Seqs whose event time is within `[since, until]`, in seq order.
     pub fn by_time(&self, since: Option<i64>, until: Option<i64>) -> impl Iterator<Item = Result<u64, IndexError>> {
-        let lo = (since.unwrap_or(0).max(0) as u64).to_be_bytes();
-        let hi = until.map(|u| {
-            let mut k = [0xffu8; 16];
-            k[..8].copy_from_slice(&(u.max(0) as u64).to_be_bytes());
-            k
-        });
-        let iter = match hi {
-            Some(hi) => self.time.range(lo.to_vec()..=hi.to_vec()),
-            None => self.time.range(lo.to_vec()..),
+        let lo = since.unwrap_or(0).max(0) as u64;
+        let hi = until.map_or(u64::MAX, |u| u.max(0) as u64);
+        let seqs = (|| {
+            let mut out = Vec::new();
+            if lo > hi {
+                return Ok(out);
+            }
+            let from = (lo >> TIME_BUCKET_SHIFT).to_be_bytes().to_vec();
+            let mut to = (hi >> TIME_BUCKET_SHIFT).to_be_bytes().to_vec();
+            to.extend_from_slice(&u64::MAX.to_be_bytes());
+            for kv in self.time.range(from..=to) {
+                let (_, v) = kv?;
+                if !v.len().is_multiple_of(16) {
+                    return Err(IndexError::Corrupt("time index chunk".into()));
+                }
+                for pair in v.chunks_exact(16) {
+                    let t = be_u64(&pair[..8])?;
+                    if (lo..=hi).contains(&t) {
+                        out.push(be_u64(&pair[8..])?);
+                    }
+                }
+            }
+            out.sort_unstable();
+            out.dedup();
+            Ok(out)
+        })();
+        let (ok, err) = match seqs {
+            Ok(v) => (v, None),
+            Err(e) => (Vec::new(), Some(e)),
         };
-        iter.map(|kv| {
-            let (k, _) = kv?;
-            Ok(u64::from_be_bytes(k[8..16].try_into().map_err(|_| IndexError::Corrupt("time key".into()))?))
-        })
+        ok.into_iter().map(Ok).chain(err.map(Err))
     }
 
     /// Stored Merkle hashes by index.
@@ -281,17 +582,62 @@ impl Index {
         indexes
             .iter()
             .map(|i| {
-                let v = self
-                    .merkle
-                    .get(i.to_be_bytes())?
-                    .ok_or_else(|| IndexError::Corrupt(format!("stored Merkle hash {i} is missing")))?;
-                v.as_ref().try_into().map_err(|_| IndexError::Corrupt(format!("stored Merkle hash {i}")))
+                let mut h = [0u8; 32];
+                let at = i.checked_mul(32).ok_or_else(|| IndexError::Corrupt(format!("stored Merkle hash {i}")))?;
+                if !self.merkle.read_at(&mut h, at)? {
+                    return Err(IndexError::Corrupt(format!("stored Merkle hash {i} is missing")));
+                }
+                Ok(h)
             })
             .collect()
     }
 
-    /// Writes sled's buffers out (best effort; never relied on for durability).
-    pub fn flush(&self) {
+    /// The number of entries indexed and the Merkle root of all of them, from the frontier kept in
+    /// memory (no reads).
+    pub fn head_root(&self) -> (u64, Hash) {
+        let f = self.frontier();
+        (f.size, f.root())
+    }
+
+    /// Writes sled's buffers out and syncs the flat files (best effort for sled, whose `flush` is
+    /// not an fsync; never relied on for evidence).
+    pub fn flush(&self) -> Result<(), IndexError> {
         let _ = self.db.flush();
+        self.loc.sync()?;
+        self.merkle.sync()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_round_trip() {
+        for seqs in [vec![7u64], vec![0, 1, 2, 3], vec![5, 300, 70_000, 1 << 40]] {
+            let mut out = Vec::new();
+            decode_chunk(seqs[0], &encode_chunk(&seqs), &mut out).unwrap();
+            assert_eq!(out, seqs);
+        }
+        assert!(decode_chunk(0, &[0x80], &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn frontier_matches_the_stored_tree() {
+        let mut tree = merkle::MemoryHashStore::new();
+        let mut f = Frontier::default();
+        let mut stored = Vec::new();
+        for i in 0..300u32 {
+            let h = *blake3::hash(&i.to_be_bytes()).as_bytes();
+            tree.append(merkle::leaf_hash(&h)).unwrap();
+            f.push(&h, &mut stored);
+            assert_eq!(f.root(), tree.root().unwrap(), "root at size {}", i + 1);
+            let all: Vec<u8> = tree.stored().concat();
+            assert_eq!(stored, all, "stored hashes at size {}", i + 1);
+            for (idx, h) in f.stored_indexes().iter().zip(&f.hashes) {
+                assert_eq!(&tree.stored()[*idx as usize], h);
+            }
+            assert_eq!(Frontier::decode(&f.encode()), Some(f.clone()));
+        }
     }
 }

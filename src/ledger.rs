@@ -274,7 +274,7 @@ fn lock(dir: &Path, wait: Duration) -> Result<File, LedgerError> {
 }
 
 /// Index records for one entry.
-fn index_entry(e: &Entry, loc: log::FrameLoc, merkle: Vec<(u64, Hash)>) -> IndexEntry {
+fn index_entry(e: &Entry, loc: log::FrameLoc) -> IndexEntry {
     let mut postings = Vec::new();
     let h = e.header();
     if let Some(k) = request_key(&Submission { submitter: h.submitter.clone(), request: h.request.clone() }) {
@@ -301,7 +301,6 @@ fn index_entry(e: &Entry, loc: log::FrameLoc, merkle: Vec<(u64, Hash)>) -> Index
         loc: Loc { frame: loc, hash: e.hash, event_time: event_time(e) },
         postings,
         incident_head,
-        merkle,
     }
 }
 
@@ -318,45 +317,6 @@ pub fn evidence_keys(ev: &[crate::record::Evidence]) -> Vec<String> {
         }
     }
     keys
-}
-
-/// Reads stored Merkle hashes from the index, overlaid with hashes of the batch being built.
-struct MerkleReader<'a> {
-    index: &'a Index,
-    overlay: &'a HashMap<u64, Hash>,
-}
-
-impl merkle::HashReader for MerkleReader<'_> {
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, merkle::MerkleError> {
-        indexes
-            .iter()
-            .map(|i| match self.overlay.get(i) {
-                Some(h) => Ok(*h),
-                None => {
-                    self.index.merkle_hashes(&[*i]).map(|v| v[0]).map_err(|e| merkle::MerkleError::Storage(Box::new(e)))
-                }
-            })
-            .collect()
-    }
-}
-
-/// Computes the stored Merkle hashes that appending `entries` (seqs from `first`) adds.
-fn merkle_for(index: &Index, first: u64, hashes: &[Hash]) -> Result<Vec<Vec<(u64, Hash)>>, LedgerError> {
-    let mut overlay = HashMap::new();
-    let mut out = Vec::with_capacity(hashes.len());
-    for (i, h) in hashes.iter().enumerate() {
-        let n = first + i as u64;
-        let reader = MerkleReader { index, overlay: &overlay };
-        let new = merkle::stored_hashes_for_append(n, merkle::leaf_hash(h), &reader)
-            .map_err(|e| LedgerError::Index(IndexError::Corrupt(e.to_string())))?;
-        let start = merkle::stored_hash_count(n);
-        let added: Vec<(u64, Hash)> = new.into_iter().enumerate().map(|(k, h)| (start + k as u64, h)).collect();
-        for (k, h) in &added {
-            overlay.insert(*k, *h);
-        }
-        out.push(added);
-    }
-    Ok(out)
 }
 
 impl Ledger {
@@ -393,8 +353,7 @@ impl Ledger {
         index.clear()?;
         let mut state = ChainState::default();
         state.apply(&e);
-        let merkle = merkle_for(&index, 0, &[e.hash])?;
-        index.add(&[index_entry(&e, locs[0], merkle.into_iter().next().unwrap_or_default())], &state)?;
+        index.add(&[index_entry(&e, locs[0])], &state)?;
         let receipt = receipt(&e);
         Ok((
             Ledger {
@@ -532,6 +491,7 @@ impl Ledger {
         let ledger_id = st.ledger_id.unwrap_or_default();
         let appender = Appender::open(&log_dir, ledger_id, active, len)?;
         self.index.save_state(&st)?;
+        self.index.trim()?;
         *self.writer_lock() = Writer { state: st, appender };
         self.finish_pending_redaction()?;
         Ok(())
@@ -542,7 +502,6 @@ impl Ledger {
         if run.is_empty() {
             return Ok(0);
         }
-        let hashes: Vec<Hash> = run.iter().map(|(e, _)| e.hash).collect();
         let first = run[0].0.seq();
         if first != st.next_seq {
             return Err(LedgerError::Damaged(format!(
@@ -550,11 +509,10 @@ impl Ledger {
                 st.next_seq
             )));
         }
-        let merkle = merkle_for(&self.index, first, &hashes)?;
         let mut entries = Vec::with_capacity(run.len());
-        for ((e, loc), m) in run.iter().zip(merkle) {
+        for (e, loc) in &run {
             st.apply(e);
-            entries.push(index_entry(e, *loc, m));
+            entries.push(index_entry(e, *loc));
         }
         self.index.add(&entries, st)?;
         Ok(run.len() as u64)
@@ -815,16 +773,11 @@ impl Ledger {
             .collect();
         let locs = w.appender.append(next, &frames)?;
         // Durable from here on. The index follows; if it fails, the next open catches it up.
-        let hashes: Vec<Hash> = entries.iter().map(|e| e.hash).collect();
-        let merkle = merkle_for(&self.index, next, &hashes);
         for e in &entries {
             w.state.apply(e);
         }
-        if let Ok(merkle) = merkle {
-            let idx: Vec<IndexEntry> =
-                entries.iter().zip(locs).zip(merkle).map(|((e, l), m)| index_entry(e, l, m)).collect();
-            let _ = self.index.add(&idx, &w.state);
-        }
+        let idx: Vec<IndexEntry> = entries.iter().zip(locs).map(|(e, l)| index_entry(e, l)).collect();
+        let _ = self.index.add(&idx, &w.state);
         Ok(entries.iter().map(receipt).collect())
     }
 
@@ -955,7 +908,8 @@ impl Ledger {
         drop(w);
         let n = st.next_seq;
         self.writer_lock().state = st;
-        self.index.flush();
+        self.index.trim()?;
+        self.index.flush()?;
         Ok(n)
     }
 
@@ -984,6 +938,10 @@ impl Ledger {
             return Err(LedgerError::Invalid(format!(
                 "the ledger has {head} entries; there is no tree of size {size}"
             )));
+        }
+        let (indexed, root) = self.index.head_root();
+        if indexed == size {
+            return Ok(root);
         }
         merkle::tree_hash(size, &self.merkle_reader())
             .map_err(|e| LedgerError::Index(IndexError::Corrupt(e.to_string())))

@@ -251,7 +251,7 @@ impl Ledger {
             // 3. remove the values everywhere, crash-safely
             self.apply_redaction(w, receipt.seq, chunk)?;
             // 4. done: the index's new offsets are written out before the intent goes
-            self.index().flush();
+            self.index().flush()?;
             self.clear_intent()?;
             out.receipts.push(receipt);
         }

@@ -204,6 +204,13 @@ const BODY_CONTROL: u8 = 1;
 impl SignedBody {
     /// The canonical signed bytes.
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_marked().0
+    }
+
+    /// The canonical signed bytes, and where the hash of the incident link (`incident_prev`) sits
+    /// in them, if the entry has one.
+    fn encode_marked(&self) -> (Vec<u8>, Option<usize>) {
+        let mut mark = None;
         let mut w = Writer::new();
         let h = &self.header;
         w.u8(h.version);
@@ -217,14 +224,14 @@ impl SignedBody {
         match &self.body {
             Body::Change(c) => {
                 w.u8(BODY_CHANGE);
-                encode_change(&mut w, c);
+                encode_change(&mut w, c, &mut mark);
             }
             Body::Control(c) => {
                 w.u8(BODY_CONTROL);
                 encode_control(&mut w, c);
             }
         }
-        w.into_bytes()
+        (w.into_bytes(), mark)
     }
 
     /// The strict decoder: exactly the bytes `encode` would write, nothing else.
@@ -273,10 +280,11 @@ fn write_opt_commit(w: &mut Writer, c: &Change, f: Field) {
     w.opt(c.commitments.get(&f), |w, v| w.fixed(v));
 }
 
-fn encode_change(w: &mut Writer, c: &Change) {
+fn encode_change(w: &mut Writer, c: &Change, incident_hash_at: &mut Option<usize>) {
     w.str(&c.incident);
     w.opt(c.incident_prev.as_ref(), |w, (s, h)| {
         w.u64(*s);
+        *incident_hash_at = Some(w.len());
         w.fixed(h);
     });
     w.u8(c.action.code());
@@ -552,13 +560,44 @@ pub struct Unsigned {
     pub bytes: Vec<u8>,
     pub hash: Hash,
     pub openings: Openings,
+    /// Where the incident link's hash sits in `bytes` (for [`Unsigned::link`]).
+    incident_hash_at: Option<usize>,
 }
+
+/// Offset of `prev_hash` in the signed bytes: after the version (1), ledger ID (16), seq (8) and
+/// ledger time (8), all of fixed size.
+const PREV_HASH_AT: usize = 33;
 
 impl Unsigned {
     pub fn new(signed: SignedBody, openings: Openings) -> Self {
-        let bytes = signed.encode();
+        let (bytes, incident_hash_at) = signed.encode_marked();
         let hash = entry_hash(&bytes);
-        Unsigned { signed, bytes, hash, openings }
+        Unsigned { signed, bytes, hash, openings, incident_hash_at }
+    }
+
+    /// Encodes an entry whose chain links are not known yet (a batch is encoded in parallel, then
+    /// linked in order): `prev_hash` and the incident link's hash are filled in by
+    /// [`Unsigned::link`], which also computes the entry hash. The link's presence and seq must be
+    /// final already: they decide the encoding's length.
+    pub fn unlinked(signed: SignedBody, openings: Openings) -> Self {
+        let (bytes, incident_hash_at) = signed.encode_marked();
+        Unsigned { signed, bytes, hash: [0; 32], openings, incident_hash_at }
+    }
+
+    /// Sets the previous entry's hash and, if the entry links to an earlier entry of its incident,
+    /// that entry's hash, in the body and in the signed bytes alike; then hashes the bytes. The
+    /// result is exactly [`Unsigned::new`] of the linked body.
+    pub fn link(&mut self, prev_hash: &Hash, incident_prev_hash: Option<&Hash>) {
+        self.signed.header.prev_hash = *prev_hash;
+        self.bytes[PREV_HASH_AT..PREV_HASH_AT + 32].copy_from_slice(prev_hash);
+        if let (Some(h), Some(at), Body::Change(c)) = (incident_prev_hash, self.incident_hash_at, &mut self.signed.body)
+        {
+            if let Some((_, link)) = c.incident_prev.as_mut() {
+                *link = *h;
+                self.bytes[at..at + 32].copy_from_slice(h);
+            }
+        }
+        self.hash = entry_hash(&self.bytes);
     }
 
     pub fn sign(self, key: &SecretKey) -> Entry {
@@ -915,5 +954,47 @@ impl Control {
             m.insert("kind".into(), json!(self.kind_name()));
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commit::RandomSalts;
+
+    /// A batch is encoded in parallel with blank links and linked in order afterwards; the result
+    /// must be byte for byte what encoding the linked entry directly gives.
+    #[test]
+    fn linking_an_unlinked_entry_equals_encoding_it_linked() {
+        let rec: Record = serde_json::from_str(crate::record::tests::EXAMPLE).unwrap();
+        for (submitter, incident_prev) in
+            [(None, None), (Some("soar-1".to_string()), Some((3u64, [7u8; 32]))), (None, Some((0, [9u8; 32])))]
+        {
+            let (change, openings) = seal(&rec, incident_prev, &mut RandomSalts);
+            let header = Header {
+                version: FORMAT_VERSION,
+                ledger_id: [1; 16],
+                seq: 4,
+                ledger_time: Timestamp::from_nanos(1_772_445_900_000_000_000).unwrap(),
+                prev_hash: [5; 32],
+                key_id: [6; 8],
+                submitter: submitter.clone(),
+                request: submitter.as_ref().map(|_| "req-1".to_string()),
+            };
+            let linked = Unsigned::new(
+                SignedBody { header: header.clone(), body: Body::Change(change.clone()) },
+                openings.clone(),
+            );
+            let mut blank = change.clone();
+            blank.incident_prev = incident_prev.map(|(s, _)| (s, [0; 32]));
+            let mut u = Unsigned::unlinked(
+                SignedBody { header: Header { prev_hash: [0; 32], ..header }, body: Body::Change(blank) },
+                openings,
+            );
+            u.link(&[5; 32], incident_prev.as_ref().map(|(_, h)| h));
+            assert_eq!(u.bytes, linked.bytes);
+            assert_eq!(u.hash, linked.hash);
+            assert_eq!(u.signed.encode(), linked.bytes, "the body was patched too");
+        }
     }
 }

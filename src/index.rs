@@ -101,6 +101,17 @@ pub struct IndexEntry {
     pub incident_head: Option<(String, Hash)>,
 }
 
+/// An entry's index records with the per-entry work done (digests, leaf hash), ready for
+/// [`Index::add_prepared`]. Preparing needs no lock and runs in parallel with signing.
+pub struct Prepared {
+    pub seq: u64,
+    /// Filled in once the entry's place in the log is known.
+    pub loc: Loc,
+    leaf: Hash,
+    postings: Vec<[u8; 17]>,
+    incident_head: Option<(String, Hash)>,
+}
+
 /// The roots of the complete subtrees of the tree of `size` leaves, largest (leftmost) first: one
 /// per set bit of `size`. Appending a leaf needs nothing else, and folding them gives the root.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -110,10 +121,10 @@ struct Frontier {
 }
 
 impl Frontier {
-    /// Adds leaf `size` and pushes the hashes it stores (the leaf hash, then each complete subtree
-    /// it closes, bottom-up: storage order) onto `out`.
-    fn push(&mut self, entry_hash: &Hash, out: &mut Vec<u8>) {
-        let mut h = merkle::leaf_hash(entry_hash);
+    /// Adds leaf `size` (its RFC 6962 leaf hash) and pushes the hashes it stores (the leaf hash,
+    /// then each complete subtree it closes, bottom-up: storage order) onto `out`.
+    fn push(&mut self, leaf: Hash, out: &mut Vec<u8>) {
+        let mut h = leaf;
         out.extend_from_slice(&h);
         for _ in 0..self.size.trailing_ones() {
             let left = self.hashes.pop().unwrap_or_default();
@@ -357,9 +368,27 @@ impl Index {
         k
     }
 
+    /// The per-entry work of indexing `e`.
+    pub fn prepare(&self, e: &IndexEntry) -> Prepared {
+        Prepared {
+            seq: e.seq,
+            loc: e.loc,
+            leaf: merkle::leaf_hash(&e.loc.hash),
+            postings: e.postings.iter().map(|(kind, value)| self.posting_prefix(*kind, value)).collect(),
+            incident_head: e.incident_head.clone(),
+        }
+    }
+
     /// Records a run of consecutive entries, which must follow the last one recorded, and then the
     /// state snapshot.
     pub fn add(&self, entries: &[IndexEntry], state: &ChainState) -> Result<(), IndexError> {
+        use rayon::prelude::*;
+        let prepared: Vec<Prepared> = entries.par_iter().map(|e| self.prepare(e)).collect();
+        self.add_prepared(prepared, state)
+    }
+
+    /// [`Index::add`] of prepared entries.
+    pub fn add_prepared(&self, entries: Vec<Prepared>, state: &ChainState) -> Result<(), IndexError> {
         let Some(first) = entries.first().map(|e| e.seq) else {
             return self.save_state(state);
         };
@@ -376,22 +405,22 @@ impl Index {
         let mut next = frontier.clone();
         // Postings and time entries, grouped so that each (value, batch) and each (time bucket,
         // batch) is one chunk.
-        let mut post: BTreeMap<[u8; 17], Vec<u64>> = BTreeMap::new();
+        let mut post: HashMap<[u8; 17], Vec<u64>> = HashMap::new();
         let mut time: BTreeMap<u64, Vec<(u64, u64)>> = BTreeMap::new();
-        let mut ihead: HashMap<&str, (u64, Hash)> = HashMap::new();
+        let mut ihead: HashMap<String, (u64, Hash)> = HashMap::new();
         for e in entries {
             locs.extend_from_slice(&e.loc.encode());
-            next.push(&e.loc.hash, &mut hashes);
-            for (kind, value) in &e.postings {
-                let list = post.entry(self.posting_prefix(*kind, value)).or_default();
+            next.push(e.leaf, &mut hashes);
+            for prefix in e.postings {
+                let list = post.entry(prefix).or_default();
                 if list.last() != Some(&e.seq) {
                     list.push(e.seq);
                 }
             }
             let t = e.loc.event_time.max(0) as u64;
             time.entry(t >> TIME_BUCKET_SHIFT).or_default().push((t, e.seq));
-            if let Some((incident, hash)) = &e.incident_head {
-                ihead.insert(incident, (e.seq, *hash));
+            if let Some((incident, hash)) = e.incident_head {
+                ihead.insert(incident, (e.seq, hash));
             }
         }
         self.loc.write_at(&locs, first * LOC_BYTES as u64)?;
@@ -630,7 +659,7 @@ mod tests {
         for i in 0..300u32 {
             let h = *blake3::hash(&i.to_be_bytes()).as_bytes();
             tree.append(merkle::leaf_hash(&h)).unwrap();
-            f.push(&h, &mut stored);
+            f.push(merkle::leaf_hash(&h), &mut stored);
             assert_eq!(f.root(), tree.root().unwrap(), "root at size {}", i + 1);
             let all: Vec<u8> = tree.stored().concat();
             assert_eq!(stored, all, "stored hashes at size {}", i + 1);

@@ -210,7 +210,7 @@ pub fn check_text_with(field: &str, value: &str, max: usize, secrets: bool) -> R
     if value.len() > max {
         return Err(RecordError::new(field, format!("is {} bytes long; the limit is {max}", value.len())));
     }
-    if value.chars().any(char::is_control) {
+    if has_control(value) {
         return Err(RecordError::new(field, "contains a control character (newline, tab, ...)"));
     }
     if let Some(kind) = looks_like_secret(value).filter(|_| secrets) {
@@ -220,6 +220,15 @@ pub fn check_text_with(field: &str, value: &str, max: usize, secrets: bool) -> R
         ));
     }
     Ok(())
+}
+
+/// Whether `value` holds a control character (Unicode general category Cc: U+0000..U+001F,
+/// U+007F..U+009F), scanning bytes: C1 controls are the UTF-8 pairs `C2 80` to `C2 9F`.
+fn has_control(value: &str) -> bool {
+    let b = value.as_bytes();
+    b.iter()
+        .enumerate()
+        .any(|(i, &c)| c < 0x20 || c == 0x7f || (c == 0xc2 && b.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n))))
 }
 
 /// Checks a system name such as `aws-iam`: lower-case ASCII letters, digits, `.`, `_` and `-`.
@@ -341,15 +350,17 @@ impl Record {
             ));
         }
         for (i, ev) in self.evidence.iter().enumerate() {
-            check_system(&format!("evidence[{i}].system"), &ev.system)?;
+            let at =
+                |e: RecordError| RecordError { field: e.field.replacen("evidence", &format!("evidence[{i}]"), 1), ..e };
+            check_system("evidence.system", &ev.system).map_err(at)?;
             if ev.id.is_none() && ev.digest.is_none() {
                 return Err(RecordError::new(format!("evidence[{i}]"), "needs an `id` or a `digest`"));
             }
             if let Some(id) = &ev.id {
-                check_text(&format!("evidence[{i}].id"), id, limits::ID)?;
+                check_text("evidence.id", id, limits::ID).map_err(at)?;
             }
             if let Some(d) = &ev.digest {
-                check_digest(&format!("evidence[{i}].digest"), d)?;
+                check_digest("evidence.digest", d).map_err(at)?;
             }
         }
         if self.attributes.len() > limits::ATTRIBUTES {
@@ -368,7 +379,8 @@ impl Record {
                     format!("key must be 1 to {} bytes of a-z, 0-9, `.`, `_`, `-`", limits::ATTRIBUTE_KEY),
                 ));
             }
-            check_text(&format!("attributes.{k}"), v, limits::ATTRIBUTE_VALUE)?;
+            check_text("attributes", v, limits::ATTRIBUTE_VALUE)
+                .map_err(|e| RecordError { field: format!("attributes.{k}"), ..e })?;
         }
         Ok(())
     }

@@ -7,13 +7,19 @@
 
 /// What kind of credential a value looks like.
 pub fn looks_like_secret(value: &str) -> Option<&'static str> {
+    // Every rule below needs at least this many bytes (the shortest: a Slack token, `xoxb-` and 10).
+    if value.len() < MIN_SECRET_LEN {
+        return None;
+    }
     if value.contains("-----BEGIN") && value.contains("PRIVATE KEY") {
         return Some("a PEM private key block");
     }
     if value.contains("PuTTY-User-Key-File") {
         return Some("a PuTTY private key");
     }
-    for token in value.split(|c: char| !(c.is_ascii_alphanumeric() || "_-./+=".contains(c))) {
+    // Tokens: runs of ASCII letters, digits and `_-./+=`; every other byte (non-ASCII ones too)
+    // separates them.
+    for token in value.split(|c: char| !is_token_char(c)).filter(|t| t.len() >= MIN_SECRET_LEN) {
         if let Some(kind) = token_kind(token) {
             return Some(kind);
         }
@@ -27,31 +33,40 @@ pub fn looks_like_secret(value: &str) -> Option<&'static str> {
     None
 }
 
+/// Token prefixes, the least length after them, and what they are.
+const PREFIXES: &[(&str, usize, &str)] = &[
+    ("ghp_", 30, "a GitHub personal access token"),
+    ("gho_", 30, "a GitHub OAuth token"),
+    ("ghu_", 30, "a GitHub user-to-server token"),
+    ("ghs_", 30, "a GitHub server-to-server token"),
+    ("ghr_", 30, "a GitHub refresh token"),
+    ("github_pat_", 40, "a GitHub fine-grained token"),
+    ("glpat-", 20, "a GitLab personal access token"),
+    ("xoxb-", 10, "a Slack bot token"),
+    ("xoxp-", 10, "a Slack user token"),
+    ("xoxa-", 10, "a Slack app token"),
+    ("xoxr-", 10, "a Slack refresh token"),
+    ("xoxs-", 10, "a Slack session token"),
+    ("xoxe-", 10, "a Slack token"),
+    ("sk_live_", 20, "a Stripe secret key"),
+    ("rk_live_", 20, "a Stripe restricted key"),
+    ("npm_", 36, "an npm access token"),
+    ("hvs.", 24, "a HashiCorp Vault service token"),
+    ("hvb.", 24, "a HashiCorp Vault batch token"),
+    ("AIza", 35, "a Google API key"),
+    ("ya29.", 20, "a Google OAuth access token"),
+    ("sk-", 40, "an API secret key"),
+    ("cst_", 40, "a custody service client token"),
+];
+
+/// The shortest value any rule here recognises.
+const MIN_SECRET_LEN: usize = 15;
+
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '+' | '=')
+}
+
 fn token_kind(token: &str) -> Option<&'static str> {
-    const PREFIXES: &[(&str, usize, &str)] = &[
-        ("ghp_", 30, "a GitHub personal access token"),
-        ("gho_", 30, "a GitHub OAuth token"),
-        ("ghu_", 30, "a GitHub user-to-server token"),
-        ("ghs_", 30, "a GitHub server-to-server token"),
-        ("ghr_", 30, "a GitHub refresh token"),
-        ("github_pat_", 40, "a GitHub fine-grained token"),
-        ("glpat-", 20, "a GitLab personal access token"),
-        ("xoxb-", 10, "a Slack bot token"),
-        ("xoxp-", 10, "a Slack user token"),
-        ("xoxa-", 10, "a Slack app token"),
-        ("xoxr-", 10, "a Slack refresh token"),
-        ("xoxs-", 10, "a Slack session token"),
-        ("xoxe-", 10, "a Slack token"),
-        ("sk_live_", 20, "a Stripe secret key"),
-        ("rk_live_", 20, "a Stripe restricted key"),
-        ("npm_", 36, "an npm access token"),
-        ("hvs.", 24, "a HashiCorp Vault service token"),
-        ("hvb.", 24, "a HashiCorp Vault batch token"),
-        ("AIza", 35, "a Google API key"),
-        ("ya29.", 20, "a Google OAuth access token"),
-        ("sk-", 40, "an API secret key"),
-        ("cst_", 40, "a custody service client token"),
-    ];
     for (prefix, min_rest, kind) in PREFIXES {
         if let Some(rest) = token.strip_prefix(prefix) {
             if rest.len() >= *min_rest {
@@ -70,12 +85,16 @@ fn token_kind(token: &str) -> Option<&'static str> {
 
 /// Three base64url segments, the first decoding to a JSON header (`eyJ` is the base64 of `{"`).
 fn is_jwt(token: &str) -> bool {
-    let parts: Vec<&str> = token.split('.').collect();
-    parts.len() == 3
-        && parts[0].starts_with("eyJ")
-        && parts[0].len() >= 10
-        && parts[1].len() >= 10
-        && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    if !token.starts_with("eyJ") {
+        return false;
+    }
+    let mut parts = token.split('.');
+    let (Some(a), Some(b), Some(c), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    a.len() >= 10
+        && b.len() >= 10
+        && [a, b, c].iter().all(|p| p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
 /// 40 characters of the base64 alphabet mixing upper case, lower case and digits: the shape of an AWS
@@ -91,6 +110,16 @@ fn is_aws_secret_key(token: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::looks_like_secret;
+
+    #[test]
+    fn no_rule_is_shorter_than_the_quick_rejection() {
+        for (prefix, min_rest, _) in super::PREFIXES {
+            assert!(prefix.len() + min_rest >= super::MIN_SECRET_LEN, "{prefix}");
+        }
+        // The shortest JWT shape (10 + 1 + 10 + 1 bytes) is still recognised; AWS keys (40), SSWS
+        // (5 + 20) and the PEM and PuTTY markers are longer.
+        assert!(super::looks_like_secret("eyJhbGciOi.eyJzdWIiOi.").is_some());
+    }
 
     #[test]
     fn recognises_credentials() {

@@ -26,6 +26,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::chain::ChainState;
 use crate::entry::Hash;
@@ -231,7 +232,15 @@ pub struct Index {
     loc: Flat,
     merkle: Flat,
     frontier: Mutex<Frontier>,
+    /// When the snapshot was last saved.
+    saved_at: Mutex<Instant>,
 }
+
+/// The snapshot (chain state and frontier) is saved at most this often while appends run, and
+/// always when the ledger closes: a crash costs at most this much catching up from the log on the
+/// next open, and a busy ledger does not rewrite its state (which lists every key, hold and
+/// service client) into sled for every small batch.
+const SNAPSHOT_EVERY: Duration = Duration::from_millis(250);
 
 const META_STATE: &[u8] = b"state";
 const META_FRONTIER: &[u8] = b"frontier";
@@ -332,6 +341,7 @@ impl Index {
             loc: Flat::open(dir.join("loc.bin"))?,
             merkle: Flat::open(dir.join("merkle.bin"))?,
             frontier: Mutex::new(Frontier::default()),
+            saved_at: Mutex::new(Instant::now()),
         })
     }
 
@@ -390,7 +400,7 @@ impl Index {
     /// [`Index::add`] of prepared entries.
     pub fn add_prepared(&self, entries: Vec<Prepared>, state: &ChainState) -> Result<(), IndexError> {
         let Some(first) = entries.first().map(|e| e.seq) else {
-            return self.save_state(state);
+            return Ok(());
         };
         let mut frontier = self.frontier();
         if first != frontier.size || entries.iter().enumerate().any(|(i, e)| e.seq != first + i as u64) {
@@ -455,14 +465,31 @@ impl Index {
         self.time.apply_batch(tb)?;
         self.ihead.apply_batch(hb)?;
         *frontier = next;
-        self.meta.insert(META_FRONTIER, frontier.encode())?;
-        drop(frontier);
-        self.save_state(state)
+        let mut saved_at = self.saved_at.lock().unwrap_or_else(|p| p.into_inner());
+        if saved_at.elapsed() >= SNAPSHOT_EVERY {
+            self.write_snapshot(&frontier, state)?;
+            *saved_at = Instant::now();
+        }
+        Ok(())
     }
 
-    /// Saves the chain state snapshot (without incident heads, which live in their own tree).
+    /// Saves the snapshot now: the chain state (without incident heads, which live in their own
+    /// tree) and the Merkle frontier.
     pub fn save_state(&self, state: &ChainState) -> Result<(), IndexError> {
+        let frontier = self.frontier();
+        self.write_snapshot(&frontier, state)?;
+        *self.saved_at.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        Ok(())
+    }
+
+    fn write_snapshot(&self, frontier: &Frontier, state: &ChainState) -> Result<(), IndexError> {
+        if frontier.size != state.next_seq {
+            // The index fell behind the log (an earlier failure): leave the old snapshot, which
+            // the next open catches up from.
+            return Ok(());
+        }
         let json = serde_json::to_vec(state).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+        self.meta.insert(META_FRONTIER, frontier.encode())?;
         self.meta.insert(META_STATE, json)?;
         Ok(())
     }

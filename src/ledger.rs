@@ -253,6 +253,14 @@ pub struct Ledger {
     _lock: File,
 }
 
+impl Drop for Ledger {
+    /// Leaves an up-to-date index snapshot behind, so that the next open has nothing to catch up.
+    fn drop(&mut self) {
+        let w = self.writer.get_mut().unwrap_or_else(|p| p.into_inner());
+        let _ = self.index.save_state(&w.state);
+    }
+}
+
 fn lock(dir: &Path, wait: Duration) -> Result<File, LedgerError> {
     let path = dir.join("ledger.lock");
     let f = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_err(&path))?;
@@ -366,6 +374,7 @@ impl Ledger {
         let mut state = ChainState::default();
         state.apply(&e);
         index.add(&[index_entry(&e, locs[0])], &state)?;
+        index.save_state(&state)?;
         let receipt = receipt(&e);
         Ok((
             Ledger {

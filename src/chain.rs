@@ -274,6 +274,11 @@ impl ChainState {
         }
     }
 
+    /// Every key the chain has authorised so far (active or retired), parsed, by key ID.
+    pub fn parsed_keys(&self) -> &HashMap<KeyId, PublicKey> {
+        &self.parsed
+    }
+
     /// Fills the parsed-key cache (after loading a snapshot, whose cache is not serialized).
     pub fn parse_keys(&mut self) {
         self.parsed = self

@@ -7,7 +7,7 @@
 //! across cores. Every problem becomes a [`Finding`] with the seq, segment and offset where it was
 //! found; the walk continues past it so that all problems are reported, not only the first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -17,7 +17,7 @@ use crate::chain::{short, ChainState, Violation};
 use crate::commit::{commit, Field, FieldMask, Opening};
 use crate::entry::{signature_message, Control, Entry, Hash};
 use crate::log::{LogError, RawFrame, ScanItem, Scanner, Tail};
-use crate::sign::PublicKey;
+use crate::sign::{KeyId, PublicKey};
 
 /// How many frames are decoded and verified together.
 const CHUNK: usize = 4096;
@@ -194,6 +194,63 @@ struct Decoded {
     frame: RawFrame,
     entry: Result<Entry, String>,
     content: (Vec<Violation>, Vec<(Field, u64)>),
+    /// The signature checked in the parallel pass against the key its key ID named among the keys
+    /// known before the chunk, and the result. The walk uses it only if the chain rules name that
+    /// same key; otherwise the signature is checked again against the key they name.
+    sig: Option<(PublicKey, bool)>,
+}
+
+/// The parallel part of verifying a chunk: decode each frame, check its content against its
+/// commitments and the record rules, and check its signature against the key its key ID names
+/// among `known` (the keys authorised before the chunk).
+fn decode_chunk(frames: Vec<RawFrame>, known: &HashMap<KeyId, PublicKey>) -> Vec<Decoded> {
+    frames
+        .into_par_iter()
+        .map(|frame| {
+            let entry = Entry::decode(&frame.signed, frame.signature, &frame.openings).map_err(|e| e.to_string());
+            let (content, sig) = match &entry {
+                Ok(e) => (
+                    check_content(e, false),
+                    known.get(&e.header().key_id).map(|k| (*k, k.verify(&signature_message(&e.hash), &e.signature))),
+                ),
+                Err(_) => ((Vec::new(), Vec::new()), None),
+            };
+            Decoded { frame, entry, content, sig }
+        })
+        .collect()
+}
+
+/// Chunks decoding on the pool while the walk (one thread) goes through the chunk before them.
+struct Pipeline {
+    inflight: Option<std::sync::mpsc::Receiver<Vec<Decoded>>>,
+}
+
+impl Pipeline {
+    /// Starts decoding `frames` and walks the chunk decoded before them, if any.
+    fn push(&mut self, v: &mut Walk<'_>, frames: Vec<RawFrame>) {
+        if frames.is_empty() {
+            return;
+        }
+        // Keys a control entry of the chunk being walked adds are not known yet: the few entries
+        // signed with them are checked again in the walk.
+        let known = v.state.parsed_keys().clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rayon::spawn(move || {
+            let _ = tx.send(decode_chunk(frames, &known));
+        });
+        self.drain(v);
+        self.inflight = Some(rx);
+    }
+
+    /// Walks the chunk in flight.
+    fn drain(&mut self, v: &mut Walk<'_>) {
+        if let Some(rx) = self.inflight.take() {
+            // A decode task that panicked drops its sender; its frames then count as not read.
+            if let Ok(decoded) = rx.recv() {
+                v.walk(decoded);
+            }
+        }
+    }
 }
 
 /// Verifies the ledger at `dir` (the ledger directory holding `log/`).
@@ -206,18 +263,35 @@ pub fn verify_ledger(dir: &Path, opts: &VerifyOptions<'_>) -> Result<Report, Log
         });
     }
     let mut v = Walk::new(opts);
-    let mut scanner = Scanner::open(&log_dir)?;
+    let scanner = Scanner::open(&log_dir)?;
+    // The scanner (reads, checksums, framing) runs on its own thread, a few chunks ahead of the
+    // verification, which keeps the cores busy meanwhile.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<ScanItem, LogError>>>(2);
+    let reader = std::thread::spawn(move || {
+        let mut scanner = scanner;
+        let mut batch = Vec::with_capacity(CHUNK);
+        for item in scanner.by_ref() {
+            batch.push(item);
+            if batch.len() == CHUNK && tx.send(std::mem::replace(&mut batch, Vec::with_capacity(CHUNK))).is_err() {
+                return scanner.tail().clone();
+            }
+        }
+        let _ = tx.send(batch);
+        scanner.tail().clone()
+    });
     let mut chunk = Vec::with_capacity(CHUNK);
-    for item in scanner.by_ref() {
+    let mut pipe = Pipeline { inflight: None };
+    for item in rx.iter().flatten() {
         match item? {
             ScanItem::Frame(f) => {
                 chunk.push(f);
                 if chunk.len() == CHUNK {
-                    v.chunk(std::mem::take(&mut chunk));
+                    pipe.push(&mut v, std::mem::take(&mut chunk));
                 }
             }
             ScanItem::Damage { segment, offset, problem, .. } => {
-                v.chunk(std::mem::take(&mut chunk));
+                pipe.push(&mut v, std::mem::take(&mut chunk));
+                pipe.drain(&mut v);
                 // The damaged frame is where the next expected entry should be.
                 let expected = v.state.next_seq;
                 v.find(Finding {
@@ -229,7 +303,8 @@ pub fn verify_ledger(dir: &Path, opts: &VerifyOptions<'_>) -> Result<Report, Log
                 });
             }
             ScanItem::BadSegment { segment, path, problem } => {
-                v.chunk(std::mem::take(&mut chunk));
+                pipe.push(&mut v, std::mem::take(&mut chunk));
+                pipe.drain(&mut v);
                 v.find(Finding {
                     seq: None,
                     segment: Some(segment),
@@ -240,7 +315,8 @@ pub fn verify_ledger(dir: &Path, opts: &VerifyOptions<'_>) -> Result<Report, Log
             }
         }
     }
-    v.chunk(chunk);
+    pipe.push(&mut v, chunk);
+    pipe.drain(&mut v);
     // Every segment header names the genesis ledger ID.
     if let Some(id) = v.state.ledger_id {
         for (seg, path) in crate::log::list_segments(&log_dir)? {
@@ -263,7 +339,11 @@ pub fn verify_ledger(dir: &Path, opts: &VerifyOptions<'_>) -> Result<Report, Log
             }
         }
     }
-    Ok(v.finish(scanner.tail().clone()))
+    let tail = reader.join().map_err(|_| LogError::Segment {
+        path: log_dir.display().to_string(),
+        problem: "the log reader thread failed".into(),
+    })?;
+    Ok(v.finish(tail))
 }
 
 struct Walk<'a> {
@@ -322,21 +402,12 @@ impl<'a> Walk<'a> {
         });
     }
 
-    fn chunk(&mut self, frames: Vec<RawFrame>) {
-        if frames.is_empty() {
+    /// The chain walk over a decoded chunk, in order.
+    fn walk(&mut self, decoded: Vec<Decoded>) {
+        if decoded.is_empty() {
             return;
         }
-        let decoded: Vec<Decoded> = frames
-            .into_par_iter()
-            .map(|frame| {
-                let entry = Entry::decode(&frame.signed, frame.signature, &frame.openings).map_err(|e| e.to_string());
-                let content = match &entry {
-                    Ok(e) => check_content(e, false),
-                    Err(_) => (Vec::new(), Vec::new()),
-                };
-                Decoded { frame, entry, content }
-            })
-            .collect();
+        let mut bad_sigs: Vec<usize> = Vec::new();
         // Signature jobs since the last flush: (index in `decoded`, key).
         let mut jobs: Vec<(usize, PublicKey)> = Vec::new();
         let mut rule_ok = vec![true; decoded.len()];
@@ -407,7 +478,15 @@ impl<'a> Walk<'a> {
                 }
             }
             if let Some(k) = key {
-                jobs.push((i, k));
+                match d.sig {
+                    Some((checked, ok)) if checked == k => {
+                        if !ok {
+                            bad_sigs.push(i);
+                            self.signature_failed(&decoded[i]);
+                        }
+                    }
+                    _ => jobs.push((i, k)),
+                }
             }
             self.state.advance(e);
             self.entries += 1;
@@ -423,7 +502,7 @@ impl<'a> Walk<'a> {
             if let Some(c) = e.control() {
                 // Flush: a control entry's effect depends on its own signature.
                 let bad = self.flush(&decoded, &mut jobs);
-                let valid = rule_ok[i] && !bad.contains(&i);
+                let valid = rule_ok[i] && !bad.contains(&i) && !bad_sigs.contains(&i);
                 if valid {
                     self.state.apply_control(seq, c);
                 }
@@ -436,10 +515,15 @@ impl<'a> Walk<'a> {
         if let Some(p) = self.opts.progress {
             p(self.entries);
         }
+        // Freed on the pool, while the walk goes on.
+        rayon::spawn(move || drop(decoded));
     }
 
     /// Verifies the queued signatures in parallel; returns the indexes that failed.
     fn flush(&mut self, decoded: &[Decoded], jobs: &mut Vec<(usize, PublicKey)>) -> Vec<usize> {
+        if jobs.is_empty() {
+            return Vec::new();
+        }
         let bad: Vec<usize> = jobs
             .par_iter()
             .filter_map(|(i, k)| {
@@ -448,14 +532,18 @@ impl<'a> Walk<'a> {
             })
             .collect();
         for i in &bad {
-            if let Ok(e) = &decoded[*i].entry {
-                let fr = decoded[*i].frame.clone();
-                let msg = format!("signature by key {} does not verify", hex::encode(e.header().key_id));
-                self.at(&fr, Some(e.seq()), Violation { kind: "signature", message: msg });
-            }
+            self.signature_failed(&decoded[*i]);
         }
         jobs.clear();
         bad
+    }
+
+    fn signature_failed(&mut self, d: &Decoded) {
+        if let Ok(e) = &d.entry {
+            let fr = d.frame.clone();
+            let msg = format!("signature by key {} does not verify", hex::encode(e.header().key_id));
+            self.at(&fr, Some(e.seq()), Violation { kind: "signature", message: msg });
+        }
     }
 
     fn resolve_redaction(&mut self, seq: u64, c: &Control, valid: bool, fr: &RawFrame) {

@@ -19,6 +19,10 @@
 //! cargo run --release --example load -- [--seconds 5] [--levels 1,8,64] [--http2] [--verify]
 //! ```
 
+/// The allocator the `custody` binary uses (see Cargo.toml).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,4 +1,9 @@
-//! What every bench shares: how the binary was started.
+//! What every bench shares: how the binary was started, and the allocator.
+
+/// The allocator the `custody` binary uses (see Cargo.toml), so that the benches measure the
+/// ledger as the binary runs it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// A real benchmark run (`cargo bench`), a smoke test (`cargo test --benches`), or a listing.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

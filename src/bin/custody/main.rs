@@ -17,6 +17,10 @@ mod serve_cmd;
 
 use std::process::ExitCode;
 
+/// See Cargo.toml: the append path allocates many small buffers per entry on several threads.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 
 /// What a command reports back to `main`.

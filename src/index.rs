@@ -435,14 +435,15 @@ impl Index {
         }
         self.loc.write_at(&locs, first * LOC_BYTES as u64)?;
         self.merkle.write_at(&hashes, merkle_at * 32)?;
-        let mut pb = sled::Batch::default();
+        // Plain inserts, not sled batches: a sled batch seals and writes sled's log buffer (a
+        // pwrite and a sync_file_range) each time, and the index needs no atomicity across keys
+        // (the snapshot, written last, says what it holds).
         for (prefix, seqs) in post {
             let mut k = [0u8; 25];
             k[..17].copy_from_slice(&prefix);
             k[17..].copy_from_slice(&seqs[0].to_be_bytes());
-            pb.insert(&k[..], encode_chunk(&seqs));
+            self.post.insert(&k[..], encode_chunk(&seqs))?;
         }
-        let mut tb = sled::Batch::default();
         for (bucket, pairs) in time {
             let mut k = [0u8; 16];
             k[..8].copy_from_slice(&bucket.to_be_bytes());
@@ -452,18 +453,14 @@ impl Index {
                 v.extend_from_slice(&t.to_be_bytes());
                 v.extend_from_slice(&s.to_be_bytes());
             }
-            tb.insert(&k[..], v);
+            self.time.insert(&k[..], v)?;
         }
-        let mut hb = sled::Batch::default();
         for (incident, (seq, hash)) in ihead {
             let mut v = [0u8; 40];
             v[..8].copy_from_slice(&seq.to_be_bytes());
             v[8..].copy_from_slice(&hash);
-            hb.insert(incident.as_bytes(), &v[..]);
+            self.ihead.insert(incident.as_bytes(), &v[..])?;
         }
-        self.post.apply_batch(pb)?;
-        self.time.apply_batch(tb)?;
-        self.ihead.apply_batch(hb)?;
         *frontier = next;
         let mut saved_at = self.saved_at.lock().unwrap_or_else(|p| p.into_inner());
         if saved_at.elapsed() >= SNAPSHOT_EVERY {

@@ -281,6 +281,10 @@ fn lock(dir: &Path, wait: Duration) -> Result<File, LedgerError> {
     }
 }
 
+/// Below this many records, a batch's steps run on the caller's thread: handing a few entries to
+/// the thread pool (waking its threads) costs more than the work.
+const PAR_MIN: usize = 16;
+
 /// Entries linked per task in [`Ledger::write_for`]: linking one is a blake3 of its bytes, signing
 /// it an ed25519 signature, about 30 times longer; signing starts after the first chunk.
 const LINK_CHUNK: usize = 32;
@@ -593,16 +597,17 @@ impl Ledger {
             }
         }
         let next = w.state.next_seq;
-        // One parallel pass: validate, seal, and free each record (on the pool, not the caller).
-        let bodies = records
-            .into_par_iter()
-            .enumerate()
-            .map(|(i, r)| {
-                r.validate(next + i as u64).map_err(|problem| LedgerError::Record { index: i + 1, problem })?;
-                let (c, o) = seal(&r, None, &mut RandomSalts);
-                Ok((Body::Change(c), o))
-            })
-            .collect::<Result<Vec<_>, LedgerError>>()?;
+        // One pass (parallel for a large batch): validate, seal, and free each record.
+        let check = |(i, r): (usize, Record)| {
+            r.validate(next + i as u64).map_err(|problem| LedgerError::Record { index: i + 1, problem })?;
+            let (c, o) = seal(&r, None, &mut RandomSalts);
+            Ok((Body::Change(c), o))
+        };
+        let bodies = if records.len() < PAR_MIN {
+            records.into_iter().enumerate().map(check).collect::<Result<Vec<_>, LedgerError>>()?
+        } else {
+            records.into_par_iter().enumerate().map(check).collect::<Result<Vec<_>, LedgerError>>()?
+        };
         Ok(Submitted::Appended(self.write(&mut w, key, bodies, sub)?))
     }
 
@@ -629,8 +634,13 @@ impl Ledger {
         let before = self.head().size;
         // Validate and seal outside the writer lock: refs must name entries that existed before the
         // call, which stays true whatever seq each record gets.
+        let check = |(sub, records): &(Submission, Vec<Record>)| check_request(sub, records, before);
         let checked: Vec<Result<Vec<(Body, Openings)>, LedgerError>> =
-            requests.par_iter().map(|(sub, records)| check_request(sub, records, before)).collect();
+            if requests.iter().map(|(_, r)| r.len()).sum::<usize>() < PAR_MIN {
+                requests.iter().map(check).collect()
+            } else {
+                requests.par_iter().map(check).collect()
+            };
         let mut w = self.writer_lock();
         let mut plans = Vec::with_capacity(requests.len());
         let mut bodies = Vec::new();
@@ -775,68 +785,79 @@ impl Ledger {
                 })
                 .collect()
         };
-        // 2. Encode every entry in parallel, with its hash links left blank.
+        // 2. Encode every entry (in parallel for a large batch), with its hash links left blank.
         let st = &w.state;
-        let slots: Vec<Slot> = bodies
-            .into_par_iter()
-            .enumerate()
-            .map(|(i, (mut body, openings))| {
-                if let Body::Change(c) = &mut body {
-                    c.incident_prev = match deps[i] {
-                        Some(j) => Some((next + j as u64, [0; 32])),
-                        None => st.incidents.get(&c.incident).copied(),
-                    };
-                }
-                let sub = per_body.get(i).copied().unwrap_or(&NO_SUBMISSION);
-                let header = Header {
-                    version: FORMAT_VERSION,
-                    ledger_id,
-                    seq: next + i as u64,
-                    ledger_time: time,
-                    prev_hash: [0; 32],
-                    key_id: kid,
-                    submitter: sub.submitter.clone(),
-                    request: sub.request.clone(),
+        let encode = |(i, (mut body, openings)): (usize, (Body, Openings))| {
+            if let Body::Change(c) = &mut body {
+                c.incident_prev = match deps[i] {
+                    Some(j) => Some((next + j as u64, [0; 32])),
+                    None => st.incidents.get(&c.incident).copied(),
                 };
-                let u = Unsigned::unlinked(SignedBody { header, body }, openings);
-                if u.bytes.len() > limits::ENTRY_BYTES {
-                    return Err(LedgerError::Invalid(format!(
-                        "entry {i} of the batch encodes to {} bytes; the limit is {}",
-                        u.bytes.len(),
-                        limits::ENTRY_BYTES
-                    )));
-                }
-                Ok(Slot::Unsigned(u))
-            })
-            .collect::<Result<_, _>>()?;
+            }
+            let sub = per_body.get(i).copied().unwrap_or(&NO_SUBMISSION);
+            let header = Header {
+                version: FORMAT_VERSION,
+                ledger_id,
+                seq: next + i as u64,
+                ledger_time: time,
+                prev_hash: [0; 32],
+                key_id: kid,
+                submitter: sub.submitter.clone(),
+                request: sub.request.clone(),
+            };
+            let u = Unsigned::unlinked(SignedBody { header, body }, openings);
+            if u.bytes.len() > limits::ENTRY_BYTES {
+                return Err(LedgerError::Invalid(format!(
+                    "entry {i} of the batch encodes to {} bytes; the limit is {}",
+                    u.bytes.len(),
+                    limits::ENTRY_BYTES
+                )));
+            }
+            Ok(Slot::Unsigned(u))
+        };
+        let mut slots: Vec<Slot> = if n < PAR_MIN {
+            bodies.into_iter().enumerate().map(encode).collect::<Result<_, _>>()?
+        } else {
+            bodies.into_par_iter().enumerate().map(encode).collect::<Result<_, _>>()?
+        };
         // 3. Link in order (each hash covers the one before) on one thread, while the others sign,
         //    frame and prepare the index records of the chunks already linked.
-        let mut slots = slots;
         let index = &self.index;
         let head = w.state.head_hash;
-        rayon::scope(|s| {
-            let mut hashes: Vec<Hash> = Vec::with_capacity(n);
-            let mut prev = head;
-            for (c, chunk) in slots.chunks_mut(LINK_CHUNK).enumerate() {
-                for (k, slot) in chunk.iter_mut().enumerate() {
-                    if let Slot::Unsigned(u) = slot {
-                        u.link(&prev, deps[c * LINK_CHUNK + k].map(|j| &hashes[j]));
-                        prev = u.hash;
-                        hashes.push(u.hash);
-                    }
-                }
-                s.spawn(move |_| {
-                    for (k, slot) in chunk.iter_mut().enumerate() {
-                        let Slot::Unsigned(u) = std::mem::replace(slot, Slot::Taken) else { continue };
-                        let e = u.sign(key);
-                        let flags = if c * LINK_CHUNK + k == n - 1 { FLAG_END_OF_BATCH } else { 0 };
-                        let frame = entry_frame(flags, &e);
-                        let prepared = index.prepare(&index_entry(&e, log::FrameLoc { segment: 0, offset: 0, len: 0 }));
-                        *slot = Slot::Signed(e, frame, prepared);
-                    }
-                });
+        let sign_chunk = |c: usize, chunk: &mut [Slot]| {
+            for (k, slot) in chunk.iter_mut().enumerate() {
+                let Slot::Unsigned(u) = std::mem::replace(slot, Slot::Taken) else { continue };
+                let e = u.sign(key);
+                let flags = if c * LINK_CHUNK + k == n - 1 { FLAG_END_OF_BATCH } else { 0 };
+                let frame = entry_frame(flags, &e);
+                let prepared = index.prepare(&index_entry(&e, log::FrameLoc { segment: 0, offset: 0, len: 0 }));
+                *slot = Slot::Signed(e, frame, prepared);
             }
-        });
+        };
+        let mut hashes: Vec<Hash> = Vec::with_capacity(n);
+        let mut prev = head;
+        let mut link_chunk = |c: usize, chunk: &mut [Slot]| {
+            for (k, slot) in chunk.iter_mut().enumerate() {
+                if let Slot::Unsigned(u) = slot {
+                    u.link(&prev, deps[c * LINK_CHUNK + k].map(|j| &hashes[j]));
+                    prev = u.hash;
+                    hashes.push(u.hash);
+                }
+            }
+        };
+        if n < PAR_MIN {
+            for (c, chunk) in slots.chunks_mut(LINK_CHUNK).enumerate() {
+                link_chunk(c, chunk);
+                sign_chunk(c, chunk);
+            }
+        } else {
+            rayon::scope(|s| {
+                for (c, chunk) in slots.chunks_mut(LINK_CHUNK).enumerate() {
+                    link_chunk(c, chunk);
+                    s.spawn(move |_| sign_chunk(c, chunk));
+                }
+            });
+        }
         let mut entries = Vec::with_capacity(n);
         let mut frames = Vec::with_capacity(n);
         let mut prepared = Vec::with_capacity(n);
@@ -859,8 +880,10 @@ impl Ledger {
         }
         let _ = self.index.add_prepared(prepared, &w.state);
         let receipts = entries.iter().map(receipt).collect();
-        // The batch's memory is freed on the pool, off the caller's path.
-        rayon::spawn(move || drop((entries, frames)));
+        // A large batch's memory is freed on the pool, off the caller's path.
+        if n >= PAR_MIN {
+            rayon::spawn(move || drop((entries, frames)));
+        }
         Ok(receipts)
     }
 

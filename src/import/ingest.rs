@@ -135,14 +135,23 @@ pub fn ingest(
         if chunk.is_empty() {
             break;
         }
-        let chunk: Vec<(Result<RawEvent, ImportError>, Option<Prepared>)> = chunk
+        // The ledger lookups for duplicates are made here too: the ledger does not change during
+        // this pass, so they are independent of order as well.
+        #[allow(clippy::type_complexity)]
+        let chunk: Vec<(Result<RawEvent, ImportError>, Option<Prepared>, Option<Result<Known, LedgerError>>)> = chunk
             .into_par_iter()
             .map(|ev| {
                 let prepared = ev.as_ref().ok().map(|ev| prepare(opts.source, ev, &opts.import));
-                (ev, prepared)
+                let known = match (&prepared, ledger) {
+                    (Some(Prepared::Mapped { digest, records, .. }), Some((l, _))) => {
+                        Some(known(l, opts.source, digest, records))
+                    }
+                    _ => None,
+                };
+                (ev, prepared, known)
             })
             .collect();
-        for (ev, prepared) in chunk {
+        for (ev, prepared, known) in chunk {
             let ev = match ev {
                 Ok(ev) => ev,
                 Err(e) if opts.skip_invalid && !matches!(e, ImportError::Io { .. }) => {
@@ -185,27 +194,23 @@ pub fn ingest(
                 }
                 None => unreachable!("every event read is prepared"),
             };
-            // How many of this event's records the ledger already holds (a prefix of them, see above).
-            let mut in_ledger: Option<u64> = None;
+            // How many of this event's records the ledger already holds (a prefix of them, see above),
+            // and which records' event IDs it holds.
+            let known = known.transpose()?;
             for (i, (rec, key, line)) in records.into_iter().enumerate() {
-                let system =
-                    rec.evidence.first().map(|e| e.system.clone()).unwrap_or_else(|| opts.source.name().to_string());
                 if !seen.insert(fingerprint(&key, &digest)) {
                     s.already_present += 1;
                     continue;
                 }
-                if let Some((l, _)) = ledger {
-                    let present = match in_ledger {
-                        Some(n) => n,
-                        None => *in_ledger.insert(l.evidence_count(&format!("{system}:{digest}"))?),
-                    };
+                if let Some(k) = &known {
+                    let present = k.present;
                     if (i as u64) < present {
                         s.already_present += 1;
                         continue;
                     }
                     // Records of this very event (same bytes) carry the ID too: no conflict with those.
                     if let Some(id) = rec.evidence.first().and_then(|e| e.id.clone()).filter(|_| present == 0) {
-                        if l.has_evidence(&format!("{system}:{id}"))? {
+                        if k.id_known.get(i).copied().unwrap_or(false) {
                             s.id_conflicts += 1;
                             s.conflicts.push(format!(
                                 "{}: event ID {id} is already in the ledger with different event bytes; imported as a separate record",
@@ -258,6 +263,36 @@ pub fn ingest(
         s.last_seq = receipts.last().map(|r| r.seq).or(s.last_seq);
     }
     Ok(s)
+}
+
+/// What the ledger already holds of one event: how many of its records carry its digest, and for
+/// each record whether the ledger holds its event ID.
+struct Known {
+    present: u64,
+    id_known: Vec<bool>,
+}
+
+/// The ledger lookups for one mapped event (evidence keys `system:digest` and `system:id`).
+fn known(
+    l: &Ledger,
+    source: Source,
+    digest: &str,
+    records: &[(Record, String, Vec<u8>)],
+) -> Result<Known, LedgerError> {
+    let system_of =
+        |rec: &Record| rec.evidence.first().map(|e| e.system.clone()).unwrap_or_else(|| source.name().to_string());
+    let present = match records.first() {
+        Some((rec, _, _)) => l.evidence_count(&format!("{}:{digest}", system_of(rec)))?,
+        None => 0,
+    };
+    let mut id_known = Vec::with_capacity(records.len());
+    for (rec, _, _) in records {
+        id_known.push(match rec.evidence.first().and_then(|e| e.id.as_deref()).filter(|_| present == 0) {
+            Some(id) => l.has_evidence(&format!("{}:{id}", system_of(rec)))?,
+            None => false,
+        });
+    }
+    Ok(Known { present, id_known })
 }
 
 /// What the parallel part of the first pass makes of one event.

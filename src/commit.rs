@@ -67,6 +67,18 @@ impl FieldMask {
 
 /// The commitment to `value` for `field` under `salt`.
 pub fn commit(field: Field, salt: &Salt, value: &[u8]) -> Commitment {
+    // The same bytes hashed in one piece when they fit a small buffer: blake3's one-shot hash
+    // costs about half the incremental one on the short values most fields hold.
+    const HEAD: usize = COMMIT_DOMAIN.len() + 1 + 16 + 4;
+    let mut buf = [0u8; 192];
+    if let Some(end) = Some(HEAD + value.len()).filter(|e| *e <= buf.len()) {
+        buf[..COMMIT_DOMAIN.len()].copy_from_slice(COMMIT_DOMAIN);
+        buf[COMMIT_DOMAIN.len()] = field.code();
+        buf[COMMIT_DOMAIN.len() + 1..COMMIT_DOMAIN.len() + 17].copy_from_slice(salt);
+        buf[COMMIT_DOMAIN.len() + 17..HEAD].copy_from_slice(&(value.len() as u32).to_be_bytes());
+        buf[HEAD..end].copy_from_slice(value);
+        return *blake3::hash(&buf[..end]).as_bytes();
+    }
     let mut h = blake3::Hasher::new();
     h.update(COMMIT_DOMAIN);
     h.update(&[field.code()]);
@@ -192,6 +204,22 @@ impl Openings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one-shot path hashes exactly the bytes of the incremental one, at every length around
+    /// the buffer's edge.
+    #[test]
+    fn one_shot_and_incremental_commitments_agree() {
+        for len in 0..400usize {
+            let value: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let mut h = blake3::Hasher::new();
+            h.update(COMMIT_DOMAIN);
+            h.update(&[Field::Reason.code()]);
+            h.update(&[9; 16]);
+            h.update(&(len as u32).to_be_bytes());
+            h.update(&value);
+            assert_eq!(commit(Field::Reason, &[9; 16], &value), *h.finalize().as_bytes(), "length {len}");
+        }
+    }
 
     #[test]
     fn commitments_hide_and_differ() {

@@ -21,11 +21,13 @@
 //! the head hash; any disagreement (the flat files and sled reach the disk at different times after a
 //! power cut) makes the ledger rebuild the index from the log rather than trust it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::chain::ChainState;
@@ -234,6 +236,107 @@ pub struct Index {
     frontier: Mutex<Frontier>,
     /// When the snapshot was last saved.
     saved_at: Mutex<Instant>,
+    /// What was handed to the indexer thread and is not in sled yet.
+    pending: Arc<(Mutex<Pending>, Condvar)>,
+    /// The indexer thread's queue and handle (taken on drop).
+    indexer: Mutex<Option<(SyncSender<Work>, JoinHandle<()>)>>,
+}
+
+/// The sled part of one [`Index::add_prepared`], for the indexer thread: posting chunks, time
+/// chunks and incident heads, grouped; and the snapshot to write once they are in, when one is due.
+struct Work {
+    post: Vec<([u8; 17], Vec<u64>)>,
+    time: Vec<(u64, Vec<(u64, u64)>)>,
+    ihead: Vec<(String, u64, Hash)>,
+    snapshot: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Postings and times handed to the indexer thread and not yet in sled. Reads look here first, then
+/// in sled: the indexer removes an item only after inserting it, so every item is always in one of
+/// the two (or briefly both; reads deduplicate).
+#[derive(Default)]
+struct Pending {
+    post: HashMap<[u8; 17], VecDeque<u64>>,
+    time: VecDeque<(u64, u64)>,
+    sent: u64,
+    done: u64,
+    /// The first sled error the indexer met: snapshots stop there, so the next open catches up.
+    failed: Option<String>,
+}
+
+/// Works the indexer may have queued before an append waits for it.
+const INDEXER_QUEUE: usize = 64;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The indexer thread: applies each work to sled in order, then drops it from the pending set.
+fn indexer_loop(
+    rx: Receiver<Work>,
+    trees: (sled::Tree, sled::Tree, sled::Tree, sled::Tree),
+    pending: Arc<(Mutex<Pending>, Condvar)>,
+) {
+    let (post, time, ihead, meta) = trees;
+    for w in rx {
+        let applied = (|| -> Result<(), IndexError> {
+            // Plain inserts, not sled batches: a sled batch seals and writes sled's log buffer (a
+            // pwrite and a sync_file_range) each time, and the index needs no atomicity across keys
+            // (the snapshot, written last, says what it holds).
+            for (prefix, seqs) in &w.post {
+                let mut k = [0u8; 25];
+                k[..17].copy_from_slice(prefix);
+                k[17..].copy_from_slice(&seqs[0].to_be_bytes());
+                post.insert(&k[..], encode_chunk(seqs))?;
+            }
+            for (bucket, pairs) in &w.time {
+                let mut k = [0u8; 16];
+                k[..8].copy_from_slice(&bucket.to_be_bytes());
+                k[8..].copy_from_slice(&pairs[0].1.to_be_bytes());
+                let mut v = Vec::with_capacity(pairs.len() * 16);
+                for (t, s) in pairs {
+                    v.extend_from_slice(&t.to_be_bytes());
+                    v.extend_from_slice(&s.to_be_bytes());
+                }
+                time.insert(&k[..], v)?;
+            }
+            for (incident, seq, hash) in &w.ihead {
+                let mut v = [0u8; 40];
+                v[..8].copy_from_slice(&seq.to_be_bytes());
+                v[8..].copy_from_slice(hash);
+                ihead.insert(incident.as_bytes(), &v[..])?;
+            }
+            Ok(())
+        })();
+        let (m, cv) = &*pending;
+        let mut p = lock(m);
+        match applied {
+            Ok(()) => {
+                if let (Some((frontier, state)), None) = (&w.snapshot, &p.failed) {
+                    if let Err(e) =
+                        meta.insert(META_FRONTIER, &frontier[..]).and_then(|_| meta.insert(META_STATE, &state[..]))
+                    {
+                        p.failed = Some(e.to_string());
+                    }
+                }
+                for (prefix, seqs) in &w.post {
+                    if let Some(q) = p.post.get_mut(prefix) {
+                        q.drain(..seqs.len().min(q.len()));
+                        if q.is_empty() {
+                            p.post.remove(prefix);
+                        }
+                    }
+                }
+                let n: usize = w.time.iter().map(|(_, v)| v.len()).sum();
+                let n = n.min(p.time.len());
+                p.time.drain(..n);
+            }
+            // Left pending, so reads stay right; the snapshot stays where it was.
+            Err(e) => p.failed = p.failed.take().or(Some(e.to_string())),
+        }
+        p.done += 1;
+        cv.notify_all();
+    }
 }
 
 /// The snapshot (chain state and frontier) is saved at most this often while appends run, and
@@ -331,10 +434,19 @@ impl Index {
                 k
             }
         };
+        let (post, time, ihead) = (db.open_tree("post")?, db.open_tree("time")?, db.open_tree("ihead")?);
+        let pending: Arc<(Mutex<Pending>, Condvar)> = Arc::default();
+        let (tx, rx) = std::sync::mpsc::sync_channel(INDEXER_QUEUE);
+        let trees = (post.clone(), time.clone(), ihead.clone(), meta.clone());
+        let p = pending.clone();
+        let thread = std::thread::Builder::new()
+            .name("custody-indexer".into())
+            .spawn(move || indexer_loop(rx, trees, p))
+            .map_err(|e| IndexError::Io { path: dir.display().to_string(), source: e })?;
         Ok(Index {
-            post: db.open_tree("post")?,
-            time: db.open_tree("time")?,
-            ihead: db.open_tree("ihead")?,
+            post,
+            time,
+            ihead,
             meta,
             db,
             hkey,
@@ -342,6 +454,8 @@ impl Index {
             merkle: Flat::open(dir.join("merkle.bin"))?,
             frontier: Mutex::new(Frontier::default()),
             saved_at: Mutex::new(Instant::now()),
+            pending,
+            indexer: Mutex::new(Some((tx, thread))),
         })
     }
 
@@ -351,6 +465,7 @@ impl Index {
 
     /// Removes every derived record (before a rebuild).
     pub fn clear(&self) -> Result<(), IndexError> {
+        self.wait_idle();
         for t in [&self.post, &self.time, &self.ihead] {
             t.clear()?;
         }
@@ -435,44 +550,60 @@ impl Index {
         }
         self.loc.write_at(&locs, first * LOC_BYTES as u64)?;
         self.merkle.write_at(&hashes, merkle_at * 32)?;
-        // Plain inserts, not sled batches: a sled batch seals and writes sled's log buffer (a
-        // pwrite and a sync_file_range) each time, and the index needs no atomicity across keys
-        // (the snapshot, written last, says what it holds).
-        for (prefix, seqs) in post {
-            let mut k = [0u8; 25];
-            k[..17].copy_from_slice(&prefix);
-            k[17..].copy_from_slice(&seqs[0].to_be_bytes());
-            self.post.insert(&k[..], encode_chunk(&seqs))?;
-        }
-        for (bucket, pairs) in time {
-            let mut k = [0u8; 16];
-            k[..8].copy_from_slice(&bucket.to_be_bytes());
-            k[8..].copy_from_slice(&pairs[0].1.to_be_bytes());
-            let mut v = Vec::with_capacity(pairs.len() * 16);
-            for (t, s) in pairs {
-                v.extend_from_slice(&t.to_be_bytes());
-                v.extend_from_slice(&s.to_be_bytes());
-            }
-            self.time.insert(&k[..], v)?;
-        }
-        for (incident, (seq, hash)) in ihead {
-            let mut v = [0u8; 40];
-            v[..8].copy_from_slice(&seq.to_be_bytes());
-            v[8..].copy_from_slice(&hash);
-            self.ihead.insert(incident.as_bytes(), &v[..])?;
-        }
+        let post: Vec<([u8; 17], Vec<u64>)> = post.into_iter().collect();
+        let time: Vec<(u64, Vec<(u64, u64)>)> = time.into_iter().collect();
+        let ihead: Vec<(String, u64, Hash)> = ihead.into_iter().map(|(i, (s, h))| (i, s, h)).collect();
         *frontier = next;
-        let mut saved_at = self.saved_at.lock().unwrap_or_else(|p| p.into_inner());
-        if saved_at.elapsed() >= SNAPSHOT_EVERY {
-            self.write_snapshot(&frontier, state)?;
+        let mut saved_at = lock(&self.saved_at);
+        let snapshot = if saved_at.elapsed() >= SNAPSHOT_EVERY && frontier.size == state.next_seq {
             *saved_at = Instant::now();
+            let json = serde_json::to_vec(state).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+            Some((frontier.encode(), json))
+        } else {
+            None
+        };
+        drop(saved_at);
+        drop(frontier);
+        // The sled part goes to the indexer thread; reads see it as pending until it is in.
+        let (m, _) = &*self.pending;
+        {
+            let mut p = lock(m);
+            for (prefix, seqs) in &post {
+                p.post.entry(*prefix).or_default().extend(seqs.iter().copied());
+            }
+            for (_, pairs) in &time {
+                p.time.extend(pairs.iter().copied());
+            }
+            p.sent += 1;
+        }
+        let work = Work { post, time, ihead, snapshot };
+        let tx = lock(&self.indexer).as_ref().map(|(tx, _)| tx.clone());
+        let sent = tx.map(|tx| tx.send(work).is_ok()).unwrap_or(false);
+        if !sent {
+            let mut p = lock(m);
+            p.done += 1;
+            p.failed = Some("the indexer thread is gone".into());
+            return Err(IndexError::Corrupt("the indexer thread is gone".into()));
         }
         Ok(())
+    }
+
+    /// Waits until the indexer thread has put everything handed to it into sled.
+    pub fn wait_idle(&self) {
+        let (m, cv) = &*self.pending;
+        let mut p = lock(m);
+        while p.done < p.sent {
+            p = cv.wait(p).unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// Saves the snapshot now: the chain state (without incident heads, which live in their own
     /// tree) and the Merkle frontier.
     pub fn save_state(&self, state: &ChainState) -> Result<(), IndexError> {
+        self.wait_idle();
+        if let Some(e) = lock(&self.pending.0).failed.clone() {
+            return Err(IndexError::Corrupt(format!("the indexer failed: {e}")));
+        }
         let frontier = self.frontier();
         self.write_snapshot(&frontier, state)?;
         *self.saved_at.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
@@ -556,9 +687,12 @@ impl Index {
 
     /// Seqs in a posting list, in order.
     pub fn postings(&self, kind: Posting, value: &[u8]) -> impl Iterator<Item = Result<u64, IndexError>> {
+        let prefix = self.posting_prefix(kind, value);
         let seqs = (|| {
-            let mut out = Vec::new();
-            for kv in self.post.scan_prefix(self.posting_prefix(kind, value)) {
+            // Pending first, then sled (see `Pending`).
+            let mut out: Vec<u64> =
+                lock(&self.pending.0).post.get(&prefix).map(|q| q.iter().copied().collect()).unwrap_or_default();
+            for kv in self.post.scan_prefix(prefix) {
                 let (k, v) = kv?;
                 decode_chunk(be_u64(&k[17..])?, &v, &mut out)?;
             }
@@ -576,6 +710,7 @@ impl Index {
 
     /// Removes postings of a value for one entry (erasure).
     pub fn remove_posting(&self, kind: Posting, value: &[u8], seq: u64) -> Result<(), IndexError> {
+        self.wait_idle();
         for kv in self.post.scan_prefix(self.posting_prefix(kind, value)) {
             let (k, v) = kv?;
             let mut seqs = Vec::new();
@@ -604,6 +739,7 @@ impl Index {
             if lo > hi {
                 return Ok(out);
             }
+            out.extend(lock(&self.pending.0).time.iter().filter(|(t, _)| (lo..=hi).contains(t)).map(|(_, s)| *s));
             let from = (lo >> TIME_BUCKET_SHIFT).to_be_bytes().to_vec();
             let mut to = (hi >> TIME_BUCKET_SHIFT).to_be_bytes().to_vec();
             to.extend_from_slice(&u64::MAX.to_be_bytes());
@@ -655,9 +791,20 @@ impl Index {
     /// Writes sled's buffers out and syncs the flat files (best effort for sled, whose `flush` is
     /// not an fsync; never relied on for evidence).
     pub fn flush(&self) -> Result<(), IndexError> {
+        self.wait_idle();
         let _ = self.db.flush();
         self.loc.sync()?;
         self.merkle.sync()
+    }
+}
+
+impl Drop for Index {
+    /// Lets the indexer thread finish what it was handed, then ends it.
+    fn drop(&mut self) {
+        if let Some((tx, thread)) = lock(&self.indexer).take() {
+            drop(tx);
+            let _ = thread.join();
+        }
     }
 }
 

@@ -1014,6 +1014,7 @@ impl Ledger {
         drop(w);
         let n = st.next_seq;
         self.writer_lock().state = st;
+        self.index.save_state(&self.writer_lock().state)?;
         self.index.trim()?;
         self.index.flush()?;
         Ok(n)

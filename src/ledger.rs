@@ -285,8 +285,9 @@ fn lock(dir: &Path, wait: Duration) -> Result<File, LedgerError> {
 /// the thread pool (waking its threads) costs more than the work.
 const PAR_MIN: usize = 16;
 
-/// Entries linked per task in [`Ledger::write_for`]: linking one is a blake3 of its bytes, signing
-/// it an ed25519 signature, about 30 times longer; signing starts after the first chunk.
+/// At most this many entries are linked per task in [`Ledger::write_for`]: linking one is a blake3
+/// of its bytes, signing it an ed25519 signature, about 30 times longer; signing starts after the
+/// first chunk.
 const LINK_CHUNK: usize = 32;
 
 /// An entry of a batch on its way from encoded to signed (in place, in one vector: no allocation).
@@ -592,7 +593,7 @@ impl Ledger {
         check_shape(sub, records.len())?;
         let mut w = self.writer_lock();
         if let Some(k) = request_key(sub) {
-            if let Some(receipts) = self.replay(&w, &k)? {
+            if let Some(receipts) = self.replay(w.state.next_seq, &k)? {
                 return Ok(Submitted::Replayed(receipts));
             }
         }
@@ -634,19 +635,28 @@ impl Ledger {
         let before = self.head().size;
         // Validate and seal outside the writer lock: refs must name entries that existed before the
         // call, which stays true whatever seq each record gets.
-        let check = |(sub, records): &(Submission, Vec<Record>)| check_request(sub, records, before);
-        let checked: Vec<Result<Vec<(Body, Openings)>, LedgerError>> =
-            if requests.iter().map(|(_, r)| r.len()).sum::<usize>() < PAR_MIN {
-                requests.iter().map(check).collect()
-            } else {
-                requests.par_iter().map(check).collect()
-            };
+        // The lookups for earlier tries of each request too: they hold if nothing was appended
+        // between `before` and taking the lock (with one writer, the service's case), and are made
+        // again under the lock otherwise.
+        let check = |(sub, records): &(Submission, Vec<Record>)| {
+            (check_request(sub, records, before), request_key(sub).map(|k| self.replay(before, &k)))
+        };
+        #[allow(clippy::type_complexity)]
+        let checked: Vec<(
+            Result<Vec<(Body, Openings)>, LedgerError>,
+            Option<Result<Option<Vec<Receipt>>, LedgerError>>,
+        )> = if requests.iter().map(|(_, r)| r.len()).sum::<usize>() < PAR_MIN {
+            requests.iter().map(check).collect()
+        } else {
+            requests.par_iter().map(check).collect()
+        };
         let mut w = self.writer_lock();
+        let prechecked = w.state.next_seq == before;
         let mut plans = Vec::with_capacity(requests.len());
         let mut bodies = Vec::new();
         let mut subs: Vec<(&Submission, usize)> = Vec::new();
         let mut seen: HashMap<Vec<u8>, (usize, usize)> = HashMap::new();
-        for ((sub, _), checked) in requests.iter().zip(checked) {
+        for ((sub, _), (checked, earlier)) in requests.iter().zip(checked) {
             let sealed = match checked {
                 Ok(sealed) if sealed.is_empty() => {
                     plans.push(Plan::Done(Ok(Submitted::Appended(Vec::new()))));
@@ -664,7 +674,11 @@ impl Ledger {
                     plans.push(Plan::Again(*at, *len));
                     continue;
                 }
-                match self.replay(&w, &k) {
+                let earlier = match earlier {
+                    Some(found) if prechecked => found,
+                    _ => self.replay(w.state.next_seq, &k),
+                };
+                match earlier {
                     Ok(None) => {}
                     other => {
                         plans.push(Plan::Done(other.map(|r| Submitted::Replayed(r.unwrap_or_default()))));
@@ -696,14 +710,14 @@ impl Ledger {
     }
 
     /// The receipts of an earlier request with this request key, if the ledger holds one.
-    fn replay(&self, w: &Writer, k: &[u8]) -> Result<Option<Vec<Receipt>>, LedgerError> {
+    fn replay(&self, size: u64, k: &[u8]) -> Result<Option<Vec<Receipt>>, LedgerError> {
         let seqs: Vec<u64> = self.index.postings(Posting::Request, k).collect::<Result<_, _>>()?;
         if seqs.is_empty() {
             return Ok(None);
         }
         let mut receipts = Vec::with_capacity(seqs.len());
         for s in seqs {
-            let loc = self.index.loc(s)?.ok_or(LedgerError::NoSuchEntry { seq: s, size: w.state.next_seq })?;
+            let loc = self.index.loc(s)?.ok_or(LedgerError::NoSuchEntry { seq: s, size })?;
             receipts.push(receipt(&self.read_at(loc.frame)?));
         }
         Ok(Some(receipts))
@@ -824,11 +838,13 @@ impl Ledger {
         //    frame and prepare the index records of the chunks already linked.
         let index = &self.index;
         let head = w.state.head_hash;
+        // Small enough chunks that every thread gets some of a small batch to sign.
+        let chunk_len = (n / (4 * rayon::current_num_threads())).clamp(1, LINK_CHUNK);
         let sign_chunk = |c: usize, chunk: &mut [Slot]| {
             for (k, slot) in chunk.iter_mut().enumerate() {
                 let Slot::Unsigned(u) = std::mem::replace(slot, Slot::Taken) else { continue };
                 let e = u.sign(key);
-                let flags = if c * LINK_CHUNK + k == n - 1 { FLAG_END_OF_BATCH } else { 0 };
+                let flags = if c * chunk_len + k == n - 1 { FLAG_END_OF_BATCH } else { 0 };
                 let frame = entry_frame(flags, &e);
                 let prepared = index.prepare(&index_entry(&e, log::FrameLoc { segment: 0, offset: 0, len: 0 }));
                 *slot = Slot::Signed(e, frame, prepared);
@@ -839,20 +855,20 @@ impl Ledger {
         let mut link_chunk = |c: usize, chunk: &mut [Slot]| {
             for (k, slot) in chunk.iter_mut().enumerate() {
                 if let Slot::Unsigned(u) = slot {
-                    u.link(&prev, deps[c * LINK_CHUNK + k].map(|j| &hashes[j]));
+                    u.link(&prev, deps[c * chunk_len + k].map(|j| &hashes[j]));
                     prev = u.hash;
                     hashes.push(u.hash);
                 }
             }
         };
         if n < PAR_MIN {
-            for (c, chunk) in slots.chunks_mut(LINK_CHUNK).enumerate() {
+            for (c, chunk) in slots.chunks_mut(chunk_len).enumerate() {
                 link_chunk(c, chunk);
                 sign_chunk(c, chunk);
             }
         } else {
             rayon::scope(|s| {
-                for (c, chunk) in slots.chunks_mut(LINK_CHUNK).enumerate() {
+                for (c, chunk) in slots.chunks_mut(chunk_len).enumerate() {
                     link_chunk(c, chunk);
                     s.spawn(move |_| sign_chunk(c, chunk));
                 }

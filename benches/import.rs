@@ -16,8 +16,7 @@
 //! ```
 //!
 //! Every measurement runs in a child process on a fresh ledger: a `Ledger` that is dropped does not
-//! give its memory back (about 240 MB per 10,000 entries in this version; plain sled does), so
-//! in-process rounds would pile up gigabytes. The children are this bench binary started again with
+//! give all of its memory back (sled's caches), so in-process rounds would pile it up. The children are this bench binary started again with
 //! `--custody-bench-child import|floor|floor-stream LEDGER KEY INPUT`, which report their own
 //! timing, and `custody import` itself for peak memory.
 //!

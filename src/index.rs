@@ -398,6 +398,19 @@ fn decode_chunk(first: u64, v: &[u8], out: &mut Vec<u64>) -> Result<(), IndexErr
     Ok(())
 }
 
+/// Seqs collected from the pending set and sled, as an ordered iterator without repeats (a
+/// catch-up after a crash can index a run again under other chunk boundaries, and an item can be
+/// both pending and in sled for a moment), or the error that stopped the collection.
+fn sorted_seqs(seqs: Result<Vec<u64>, IndexError>) -> impl Iterator<Item = Result<u64, IndexError>> {
+    let (mut ok, err) = match seqs {
+        Ok(v) => (v, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    ok.sort_unstable();
+    ok.dedup();
+    ok.into_iter().map(Ok).chain(err.map(Err))
+}
+
 fn be_u64(b: &[u8]) -> Result<u64, IndexError> {
     b.try_into().map(u64::from_be_bytes).map_err(|_| IndexError::Corrupt("index key".into()))
 }
@@ -696,16 +709,9 @@ impl Index {
                 let (k, v) = kv?;
                 decode_chunk(be_u64(&k[17..])?, &v, &mut out)?;
             }
-            // A catch-up after a crash can index a run again under other chunk boundaries.
-            out.sort_unstable();
-            out.dedup();
             Ok(out)
         })();
-        let (ok, err) = match seqs {
-            Ok(v) => (v, None),
-            Err(e) => (Vec::new(), Some(e)),
-        };
-        ok.into_iter().map(Ok).chain(err.map(Err))
+        sorted_seqs(seqs)
     }
 
     /// Removes postings of a value for one entry (erasure).
@@ -755,15 +761,9 @@ impl Index {
                     }
                 }
             }
-            out.sort_unstable();
-            out.dedup();
             Ok(out)
         })();
-        let (ok, err) = match seqs {
-            Ok(v) => (v, None),
-            Err(e) => (Vec::new(), Some(e)),
-        };
-        ok.into_iter().map(Ok).chain(err.map(Err))
+        sorted_seqs(seqs)
     }
 
     /// Stored Merkle hashes by index.

@@ -187,6 +187,8 @@ pub struct OpenReport {
     pub rebuilt_index: bool,
     /// Entries the index had not seen yet and caught up on.
     pub caught_up: u64,
+    /// Why the index was thrown away, when sled could not use its own files.
+    pub index_problem: Option<String>,
 }
 
 /// Selects entries.
@@ -257,7 +259,9 @@ impl Drop for Ledger {
     /// Leaves an up-to-date index snapshot behind, so that the next open has nothing to catch up.
     fn drop(&mut self) {
         let w = self.writer.get_mut().unwrap_or_else(|p| p.into_inner());
-        let _ = self.index.save_state(&w.state);
+        if w.state.next_seq > 0 {
+            let _ = self.index.save_state(&w.state);
+        }
     }
 }
 
@@ -397,6 +401,23 @@ impl Ledger {
     /// Opens an existing ledger: takes the lock, quarantines a torn tail, and brings the index up to
     /// date with the log (catching up, or rebuilding it when it is missing or does not match).
     pub fn open(dir: &Path, opts: &OpenOptions) -> Result<(Ledger, OpenReport), LedgerError> {
+        match Self::open_once(dir, opts) {
+            // sled opened but could not read or write its own files (seen after a power cut: sled
+            // has open crash-consistency bugs). The index is derived data: start it over from the
+            // log, as if it had been deleted.
+            Err(LedgerError::Index(e @ (IndexError::Sled(_) | IndexError::Io { .. }))) => {
+                let index_dir = dir.join("index");
+                fs::remove_dir_all(&index_dir).map_err(io_err(&index_dir))?;
+                let (ledger, mut report) = Self::open_once(dir, opts)?;
+                report.rebuilt_index = true;
+                report.index_problem = Some(e.to_string());
+                Ok((ledger, report))
+            }
+            other => other,
+        }
+    }
+
+    fn open_once(dir: &Path, opts: &OpenOptions) -> Result<(Ledger, OpenReport), LedgerError> {
         let log_dir = dir.join("log");
         if !log_dir.is_dir() {
             return Err(LedgerError::NotALedger { dir: dir.display().to_string() });

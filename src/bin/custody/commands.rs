@@ -201,7 +201,9 @@ pub fn open(arg: &LedgerArg) -> anyhow::Result<Ledger> {
     for q in &report.quarantined {
         eprintln!("custody: warning: a torn tail (an append that was never acknowledged) was moved to {q}");
     }
-    if report.rebuilt_index {
+    if let Some(why) = &report.index_problem {
+        eprintln!("custody: note: index/ could not be used ({why}) and was rebuilt from log/");
+    } else if report.rebuilt_index {
         eprintln!("custody: note: index/ was missing or stale and was rebuilt from log/");
     }
     Ok(l)

@@ -405,7 +405,7 @@ impl Ledger {
             // sled opened but could not read or write its own files (seen after a power cut: sled
             // has open crash-consistency bugs). The index is derived data: start it over from the
             // log, as if it had been deleted.
-            Err(LedgerError::Index(e @ (IndexError::Sled(_) | IndexError::Io { .. }))) => {
+            Err(LedgerError::Index(e @ (IndexError::Sled(_) | IndexError::Io { .. } | IndexError::Indexer(_)))) => {
                 let index_dir = dir.join("index");
                 fs::remove_dir_all(&index_dir).map_err(io_err(&index_dir))?;
                 let (ledger, mut report) = Self::open_once(dir, opts)?;

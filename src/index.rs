@@ -482,6 +482,13 @@ impl Index {
     /// Removes every derived record (before a rebuild).
     pub fn clear(&self) -> Result<(), IndexError> {
         self.wait_idle();
+        {
+            // Items a failed work left pending go with everything else.
+            let mut p = lock(&self.pending.0);
+            p.post.clear();
+            p.time.clear();
+            p.failed = None;
+        }
         for t in [&self.post, &self.time, &self.ihead] {
             t.clear()?;
         }
@@ -579,8 +586,9 @@ impl Index {
             None
         };
         drop(saved_at);
-        drop(frontier);
-        // The sled part goes to the indexer thread; reads see it as pending until it is in.
+        // The sled part goes to the indexer thread; reads see it as pending until it is in. The
+        // frontier stays locked until the work is queued, so that works are queued in the order
+        // their items were made pending (the indexer removes them in that order).
         let (m, _) = &*self.pending;
         {
             let mut p = lock(m);
@@ -601,6 +609,7 @@ impl Index {
             p.failed = Some("the indexer thread is gone".into());
             return Err(IndexError::Indexer("the indexer thread is gone".into()));
         }
+        drop(frontier);
         Ok(())
     }
 

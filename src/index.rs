@@ -251,7 +251,32 @@ struct Work {
     post: Vec<([u8; 17], Vec<u64>)>,
     time: Vec<(u64, Vec<(u64, u64)>)>,
     ihead: Vec<(String, u64, Hash)>,
-    snapshot: Option<(Vec<u8>, Vec<u8>)>,
+    snapshot: Option<Snapshot>,
+}
+
+/// The snapshot, encoded: the Merkle frontier and the chain state (JSON, without incident heads,
+/// which live in their own tree).
+struct Snapshot {
+    frontier: Vec<u8>,
+    state: Vec<u8>,
+}
+
+impl Snapshot {
+    /// `None` when the index fell behind the log (an earlier failure): the old snapshot stays, and
+    /// the next open catches up from it.
+    fn of(frontier: &Frontier, state: &ChainState) -> Result<Option<Snapshot>, IndexError> {
+        if frontier.size != state.next_seq {
+            return Ok(None);
+        }
+        let json = serde_json::to_vec(state).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+        Ok(Some(Snapshot { frontier: frontier.encode(), state: json }))
+    }
+
+    fn put(&self, meta: &sled::Tree) -> Result<(), sled::Error> {
+        meta.insert(META_FRONTIER, &self.frontier[..])?;
+        meta.insert(META_STATE, &self.state[..])?;
+        Ok(())
+    }
 }
 
 /// Postings and times handed to the indexer thread and not yet in sled. Reads look here first, then
@@ -315,10 +340,8 @@ fn indexer_loop(
         let mut p = lock(m);
         match applied {
             Ok(()) => {
-                if let (Some((frontier, state)), None) = (&w.snapshot, &p.failed) {
-                    if let Err(e) =
-                        meta.insert(META_FRONTIER, &frontier[..]).and_then(|_| meta.insert(META_STATE, &state[..]))
-                    {
+                if let (Some(snapshot), None) = (&w.snapshot, &p.failed) {
+                    if let Err(e) = snapshot.put(&meta) {
                         p.failed = Some(e.to_string());
                     }
                 }
@@ -476,7 +499,7 @@ impl Index {
     }
 
     fn frontier(&self) -> std::sync::MutexGuard<'_, Frontier> {
-        self.frontier.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.frontier)
     }
 
     /// Removes every derived record (before a rebuild).
@@ -578,13 +601,10 @@ impl Index {
         let ihead: Vec<(String, u64, Hash)> = ihead.into_iter().map(|(i, (s, h))| (i, s, h)).collect();
         *frontier = next;
         let mut saved_at = lock(&self.saved_at);
-        let snapshot = if saved_at.elapsed() >= SNAPSHOT_EVERY && frontier.size == state.next_seq {
+        let snapshot = if saved_at.elapsed() >= SNAPSHOT_EVERY { Snapshot::of(&frontier, state)? } else { None };
+        if snapshot.is_some() {
             *saved_at = Instant::now();
-            let json = serde_json::to_vec(state).map_err(|e| IndexError::Corrupt(e.to_string()))?;
-            Some((frontier.encode(), json))
-        } else {
-            None
-        };
+        }
         drop(saved_at);
         // The sled part goes to the indexer thread; reads see it as pending until it is in. The
         // frontier stays locked until the work is queued, so that works are queued in the order
@@ -629,21 +649,10 @@ impl Index {
         if let Some(e) = lock(&self.pending.0).failed.clone() {
             return Err(IndexError::Indexer(e));
         }
-        let frontier = self.frontier();
-        self.write_snapshot(&frontier, state)?;
-        *self.saved_at.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-        Ok(())
-    }
-
-    fn write_snapshot(&self, frontier: &Frontier, state: &ChainState) -> Result<(), IndexError> {
-        if frontier.size != state.next_seq {
-            // The index fell behind the log (an earlier failure): leave the old snapshot, which
-            // the next open catches up from.
-            return Ok(());
+        if let Some(snapshot) = Snapshot::of(&self.frontier(), state)? {
+            snapshot.put(&self.meta)?;
         }
-        let json = serde_json::to_vec(state).map_err(|e| IndexError::Corrupt(e.to_string()))?;
-        self.meta.insert(META_FRONTIER, frontier.encode())?;
-        self.meta.insert(META_STATE, json)?;
+        *lock(&self.saved_at) = Instant::now();
         Ok(())
     }
 

@@ -67,25 +67,25 @@ impl FieldMask {
 
 /// The commitment to `value` for `field` under `salt`.
 pub fn commit(field: Field, salt: &Salt, value: &[u8]) -> Commitment {
-    // The same bytes hashed in one piece when they fit a small buffer: blake3's one-shot hash
-    // costs about half the incremental one on the short values most fields hold.
-    const HEAD: usize = COMMIT_DOMAIN.len() + 1 + 16 + 4;
-    let mut buf = [0u8; 192];
-    if let Some(end) = Some(HEAD + value.len()).filter(|e| *e <= buf.len()) {
-        buf[..COMMIT_DOMAIN.len()].copy_from_slice(COMMIT_DOMAIN);
-        buf[COMMIT_DOMAIN.len()] = field.code();
-        buf[COMMIT_DOMAIN.len() + 1..COMMIT_DOMAIN.len() + 17].copy_from_slice(salt);
-        buf[COMMIT_DOMAIN.len() + 17..HEAD].copy_from_slice(&(value.len() as u32).to_be_bytes());
-        buf[HEAD..end].copy_from_slice(value);
-        return *blake3::hash(&buf[..end]).as_bytes();
-    }
-    let mut h = blake3::Hasher::new();
-    h.update(COMMIT_DOMAIN);
-    h.update(&[field.code()]);
-    h.update(salt);
-    h.update(&(value.len() as u32).to_be_bytes());
-    h.update(value);
-    *h.finalize().as_bytes()
+    // The bytes hashed: domain, field code, salt, value length (u32, big-endian), value. They are
+    // laid out in one piece (on the stack when short) for blake3's one-shot hash, which costs
+    // about half the incremental one on the short values most fields hold.
+    const D: usize = COMMIT_DOMAIN.len();
+    const HEAD: usize = D + 1 + 16 + 4;
+    let end = HEAD + value.len();
+    let (mut small, mut large) = ([0u8; 192], Vec::new());
+    let buf: &mut [u8] = if end <= small.len() {
+        &mut small[..end]
+    } else {
+        large.resize(end, 0);
+        &mut large
+    };
+    buf[..D].copy_from_slice(COMMIT_DOMAIN);
+    buf[D] = field.code();
+    buf[D + 1..D + 17].copy_from_slice(salt);
+    buf[D + 17..HEAD].copy_from_slice(&(value.len() as u32).to_be_bytes());
+    buf[HEAD..].copy_from_slice(value);
+    *blake3::hash(buf).as_bytes()
 }
 
 /// Where salts come from: the OS-seeded CSPRNG in production, fixed bytes for test vectors.
@@ -205,8 +205,8 @@ impl Openings {
 mod tests {
     use super::*;
 
-    /// The one-shot path hashes exactly the bytes of the incremental one, at every length around
-    /// the buffer's edge.
+    /// The commitment is exactly the incremental hash of its parts, at every length around the
+    /// stack buffer's edge.
     #[test]
     fn one_shot_and_incremental_commitments_agree() {
         for len in 0..400usize {

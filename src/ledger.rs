@@ -289,6 +289,19 @@ fn lock(dir: &Path, wait: Duration) -> Result<File, LedgerError> {
 /// the thread pool (waking its threads) costs more than the work.
 const PAR_MIN: usize = 16;
 
+/// Maps each item of a batch (with its index) through `f`, on the thread pool when the batch has at
+/// least [`PAR_MIN`] items; stops at an error.
+fn map_batch<T: Send, R: Send>(
+    items: Vec<T>,
+    f: impl Fn((usize, T)) -> Result<R, LedgerError> + Sync + Send,
+) -> Result<Vec<R>, LedgerError> {
+    if items.len() < PAR_MIN {
+        items.into_iter().enumerate().map(f).collect()
+    } else {
+        items.into_par_iter().enumerate().map(f).collect()
+    }
+}
+
 /// At most this many entries are linked per task in [`Ledger::write_for`]: linking one is a blake3
 /// of its bytes, signing it an ed25519 signature, about 30 times longer; signing starts after the
 /// first chunk.
@@ -625,11 +638,7 @@ impl Ledger {
             let (c, o) = seal(&r, None, &mut RandomSalts);
             Ok((Body::Change(c), o))
         };
-        let bodies = if records.len() < PAR_MIN {
-            records.into_iter().enumerate().map(check).collect::<Result<Vec<_>, LedgerError>>()?
-        } else {
-            records.into_par_iter().enumerate().map(check).collect::<Result<Vec<_>, LedgerError>>()?
-        };
+        let bodies = map_batch(records, check)?;
         Ok(Submitted::Appended(self.write(&mut w, key, bodies, sub)?))
     }
 
@@ -850,11 +859,7 @@ impl Ledger {
             }
             Ok(Slot::Unsigned(u))
         };
-        let mut slots: Vec<Slot> = if n < PAR_MIN {
-            bodies.into_iter().enumerate().map(encode).collect::<Result<_, _>>()?
-        } else {
-            bodies.into_par_iter().enumerate().map(encode).collect::<Result<_, _>>()?
-        };
+        let mut slots = map_batch(bodies, encode)?;
         // 3. Link in order (each hash covers the one before) on one thread, while the others sign,
         //    frame and prepare the index records of the chunks already linked.
         let index = &self.index;

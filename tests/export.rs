@@ -396,13 +396,8 @@ fn redacted_fields_show_seq_reason_and_authority_in_every_format() {
 #[test]
 fn a_ledger_that_does_not_verify_is_exported_says_so_and_exits_1() {
     let t = TestLedger::with_records(5);
-    let mut seg = t.segment_file();
-    let p = parts(&seg.frames[3]);
     // The reason is committed, not signed: edit it and fix the CRC, as an attacker would.
-    let at = find_in(&seg.frames[3], p.openings, b"containment step 2");
-    seg.frames[3][at] = b'C';
-    fix_crc(&mut seg.frames[3]);
-    seg.write();
+    t.segment_file().edit_opening(3, b"containment step 2", b'C');
     let out = t.tmp.path().join("report.html");
     let r = export_cli(&t.dir, "html", &["--out", out.to_str().unwrap()]);
     assert_eq!(r.code, 1, "stderr:\n{}", r.stderr);

@@ -282,6 +282,19 @@ pub fn fix_crc(frame: &mut [u8]) {
     frame[n - 4..].copy_from_slice(&crc.to_be_bytes());
 }
 
+impl Segment {
+    /// Sets the first byte of `needle` in frame `i`'s openings (a committed value, not signed bytes)
+    /// to `byte` and fixes the frame's CRC, as an attacker who knows the format would; then writes
+    /// the segment back.
+    pub fn edit_opening(&mut self, i: usize, needle: &[u8], byte: u8) {
+        let p = parts(&self.frames[i]);
+        let at = find_in(&self.frames[i], p.openings, needle);
+        self.frames[i][at] = byte;
+        fix_crc(&mut self.frames[i]);
+        self.write();
+    }
+}
+
 /// The offset of `needle` in `hay` within `range`, panicking if absent.
 pub fn find_in(hay: &[u8], range: Range<usize>, needle: &[u8]) -> usize {
     let start = range.start;

@@ -168,13 +168,8 @@ fn torn_tail_is_a_warning_without_head_and_truncation_with_it() {
 #[test]
 fn edited_opening_value_is_a_commitment_finding_naming_the_field() {
     let t = ledger();
-    let mut seg = t.segment_file();
-    let p = parts(&seg.frames[3]);
     // The reason is committed, not signed: it is in the openings only.
-    let at = find_in(&seg.frames[3], p.openings, b"containment step 2");
-    seg.frames[3][at] = b'C';
-    fix_crc(&mut seg.frames[3]);
-    seg.write();
+    t.segment_file().edit_opening(3, b"containment step 2", b'C');
     let (code, report) = t.verify(&[]);
     let f = assert_finding(code, &report, "commitment", 3);
     let msg = f["message"].as_str().unwrap();

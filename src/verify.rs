@@ -222,7 +222,7 @@ fn decode_chunk(frames: Vec<RawFrame>, known: &HashMap<KeyId, PublicKey>) -> Vec
 
 /// Chunks decoding on the pool while the walk (one thread) goes through the chunk before them.
 struct Pipeline {
-    inflight: Option<std::sync::mpsc::Receiver<Vec<Decoded>>>,
+    inflight: Option<std::sync::mpsc::Receiver<std::thread::Result<Vec<Decoded>>>>,
 }
 
 impl Pipeline {
@@ -236,7 +236,8 @@ impl Pipeline {
         let known = v.state.parsed_keys().clone();
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         rayon::spawn(move || {
-            let _ = tx.send(decode_chunk(frames, &known));
+            let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_chunk(frames, &known)));
+            let _ = tx.send(decoded);
         });
         self.drain(v);
         self.inflight = Some(rx);
@@ -245,9 +246,12 @@ impl Pipeline {
     /// Walks the chunk in flight.
     fn drain(&mut self, v: &mut Walk<'_>) {
         if let Some(rx) = self.inflight.take() {
-            // A decode task that panicked drops its sender; its frames then count as not read.
-            if let Ok(decoded) = rx.recv() {
-                v.walk(decoded);
+            // A chunk is never skipped: a panic in its decode task goes on here, in the caller,
+            // as it would have without the pipeline.
+            match rx.recv() {
+                Ok(Ok(decoded)) => v.walk(decoded),
+                Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                Err(_) => unreachable!("a decode task always sends before its sender drops"),
             }
         }
     }

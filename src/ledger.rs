@@ -867,9 +867,14 @@ impl Ledger {
         // Small enough chunks that every thread gets some of a small batch to sign.
         let chunk_len = (n / (4 * rayon::current_num_threads())).clamp(1, LINK_CHUNK);
         let sign_chunk = |c: usize, chunk: &mut [Slot]| {
-            for (k, slot) in chunk.iter_mut().enumerate() {
-                let Slot::Unsigned(u) = std::mem::replace(slot, Slot::Taken) else { continue };
-                let e = u.sign(key);
+            // Every slot of a linked chunk is unsigned: the entries line up with the slots.
+            let mut unsigned = Vec::with_capacity(chunk.len());
+            for slot in chunk.iter_mut() {
+                if let Slot::Unsigned(u) = std::mem::replace(slot, Slot::Taken) {
+                    unsigned.push(u);
+                }
+            }
+            for (k, (slot, e)) in chunk.iter_mut().zip(Unsigned::sign_batch(unsigned, key)).enumerate() {
                 let flags = if c * chunk_len + k == n - 1 { FLAG_END_OF_BATCH } else { 0 };
                 let frame = entry_frame(flags, &e);
                 let prepared = index.prepare(&index_entry(&e, log::FrameLoc { segment: 0, offset: 0, len: 0 }));

@@ -11,8 +11,12 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use curve25519_dalek::edwards::CompressedEdwardsY;
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use ed25519_dalek::hazmat::ExpandedSecretKey;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha512};
+use zeroize::Zeroize;
 
 /// The first 8 bytes of `BLAKE3("custody/v1/key-id" || 0x00 || public key)`.
 pub type KeyId = [u8; 8];
@@ -115,6 +119,10 @@ pub fn key_id(public: &[u8; 32]) -> KeyId {
 /// A signing key. Its Debug form never shows the secret.
 pub struct SecretKey {
     sk: SigningKey,
+    /// RFC 8032's expanded key (secret scalar and nonce prefix), derived once for
+    /// [`SecretKey::sign_batch`]; zeroed on drop.
+    expanded: ExpandedSecretKey,
+    public: [u8; 32],
 }
 
 impl fmt::Debug for SecretKey {
@@ -134,7 +142,9 @@ impl SecretKey {
 
     /// The key for a 32-byte RFC 8032 seed (test vectors use fixed seeds).
     pub fn from_seed(seed: &[u8; 32]) -> Self {
-        SecretKey { sk: SigningKey::from_bytes(seed) }
+        let sk = SigningKey::from_bytes(seed);
+        let public = sk.verifying_key().to_bytes();
+        SecretKey { sk, expanded: ExpandedSecretKey::from(seed), public }
     }
 
     pub fn public(&self) -> PublicKey {
@@ -144,6 +154,44 @@ impl SecretKey {
 
     pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
         self.sk.sign(msg).to_bytes()
+    }
+
+    /// Signs each message: the same RFC 8032 signatures as [`SecretKey::sign`], byte for byte
+    /// (Ed25519 signing is deterministic), computed together so that the nonce points `R = r·B` of
+    /// the batch are encoded with one shared field inversion (Montgomery's trick) instead of one
+    /// each. That inversion is about a fifth of the cost of a signature.
+    pub fn sign_batch<M: AsRef<[u8]>>(&self, msgs: &[M]) -> Vec<[u8; 64]> {
+        // r = SHA-512(prefix || M) mod L, the secret nonce of each signature.
+        let mut nonces: Vec<Scalar> = msgs
+            .iter()
+            .map(|m| {
+                let h = Sha512::new().chain_update(self.expanded.hash_prefix).chain_update(m.as_ref()).finalize();
+                Scalar::from_bytes_mod_order_wide(&h.into())
+            })
+            .collect();
+        let points: Vec<EdwardsPoint> = nonces.iter().map(EdwardsPoint::mul_base).collect();
+        let encoded = EdwardsPoint::compress_batch_alloc(&points);
+        let sigs = msgs
+            .iter()
+            .zip(&nonces)
+            .zip(&encoded)
+            .map(|((m, r), big_r)| {
+                // k = SHA-512(R || A || M) mod L; S = r + k·a.
+                let h = Sha512::new()
+                    .chain_update(big_r.as_bytes())
+                    .chain_update(self.public)
+                    .chain_update(m.as_ref())
+                    .finalize();
+                let k = Scalar::from_bytes_mod_order_wide(&h.into());
+                let s = r + k * self.expanded.scalar;
+                let mut sig = [0u8; 64];
+                sig[..32].copy_from_slice(big_r.as_bytes());
+                sig[32..].copy_from_slice(s.as_bytes());
+                sig
+            })
+            .collect();
+        nonces.zeroize();
+        sigs
     }
 
     /// The ed25519-dalek key, for code (signed notes) that needs it.
@@ -228,6 +276,47 @@ mod tests {
         let tampered = text.replace("public custody-ed25519:", "public custody-ed25519:00");
         assert!(SecretKey::from_file_text(&tampered, "t").is_err());
         assert!(SecretKey::from_file_text("nonsense", "t").is_err());
+    }
+
+    /// Batch signing gives exactly the library's one-at-a-time signatures, for batches of every
+    /// small size (including one and empty) and messages of many lengths, under several keys.
+    #[test]
+    fn sign_batch_matches_sign() {
+        for seed in 0u8..4 {
+            let k = SecretKey::from_seed(&[seed; 32]);
+            for n in [0usize, 1, 2, 3, 7, 33] {
+                let msgs: Vec<Vec<u8>> =
+                    (0..n).map(|i| (0..(i * 37 % 300)).map(|j| (i * 31 + j) as u8).collect()).collect();
+                let batch = k.sign_batch(&msgs);
+                assert_eq!(batch.len(), n);
+                for (m, sig) in msgs.iter().zip(&batch) {
+                    assert_eq!(*sig, k.sign(m), "seed {seed}, batch of {n}");
+                    assert!(k.public().verify(m, sig));
+                }
+            }
+        }
+    }
+
+    /// RFC 8032 section 7.1, TEST 1 and TEST 3, through the batch signer.
+    #[test]
+    fn sign_batch_rfc8032_vectors() {
+        let cases = [
+            (
+                "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+                "",
+                "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+            ),
+            (
+                "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+                "af82",
+                "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a",
+            ),
+        ];
+        for (seed, msg, sig) in cases {
+            let k = SecretKey::from_seed(&hex::decode(seed).unwrap().try_into().unwrap());
+            let msg = hex::decode(msg).unwrap();
+            assert_eq!(hex::encode(k.sign_batch(&[&msg, &msg])[1]), sig);
+        }
     }
 
     #[test]

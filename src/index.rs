@@ -107,6 +107,17 @@ pub struct IndexEntry {
     pub incident_head: Option<(String, Hash)>,
 }
 
+/// What [`Index::plan`] computed for a run of entries, for [`Index::commit`].
+pub struct Planned {
+    first: u64,
+    locs: Vec<u8>,
+    hashes: Vec<u8>,
+    next: Frontier,
+    post: Vec<([u8; 17], Vec<u64>)>,
+    time: Vec<(u64, Vec<(u64, u64)>)>,
+    ihead: Vec<(String, u64, Hash)>,
+}
+
 /// An entry's index records with the per-entry work done (digests, leaf hash), ready for
 /// [`Index::add_prepared`]. Preparing needs no lock and runs in parallel with signing.
 pub struct Prepared {
@@ -560,20 +571,29 @@ impl Index {
 
     /// [`Index::add`] of prepared entries.
     pub fn add_prepared(&self, entries: Vec<Prepared>, state: &ChainState) -> Result<(), IndexError> {
+        match self.plan(entries)? {
+            Some(planned) => self.commit(planned, state),
+            None => Ok(()),
+        }
+    }
+
+    /// The computing half of [`Index::add_prepared`], which changes nothing: the entries' location
+    /// records, the Merkle hashes they complete and the frontier after them, their postings and
+    /// time entries. The ledger plans while the log's `fdatasync` runs, and commits the plan once
+    /// the entries are durable (or drops it). `None` for no entries.
+    pub fn plan(&self, entries: Vec<Prepared>) -> Result<Option<Planned>, IndexError> {
         let Some(first) = entries.first().map(|e| e.seq) else {
-            return Ok(());
+            return Ok(None);
         };
-        let mut frontier = self.frontier();
-        if first != frontier.size || entries.iter().enumerate().any(|(i, e)| e.seq != first + i as u64) {
+        let mut next = self.frontier().clone();
+        if first != next.size || entries.iter().enumerate().any(|(i, e)| e.seq != first + i as u64) {
             return Err(IndexError::Corrupt(format!(
                 "entries from {first} indexed after {} entries (not consecutive)",
-                frontier.size
+                next.size
             )));
         }
         let mut locs = Vec::with_capacity(entries.len() * LOC_BYTES);
         let mut hashes = Vec::with_capacity(entries.len() * 64);
-        let merkle_at = merkle::stored_hash_count(first);
-        let mut next = frontier.clone();
         // Postings and time entries, grouped so that each (value, batch) and each (time bucket,
         // batch) is one chunk.
         let mut post: HashMap<[u8; 17], Vec<u64>> = HashMap::new();
@@ -594,11 +614,31 @@ impl Index {
                 ihead.insert(incident, (e.seq, hash));
             }
         }
+        Ok(Some(Planned {
+            first,
+            locs,
+            hashes,
+            next,
+            post: post.into_iter().collect(),
+            time: time.into_iter().collect(),
+            ihead: ihead.into_iter().map(|(i, (s, h))| (i, s, h)).collect(),
+        }))
+    }
+
+    /// The recording half of [`Index::add_prepared`]: writes a plan's flat records, moves the
+    /// frontier and hands the sled part to the indexer thread. The plan must follow the last entry
+    /// recorded (nothing may be recorded between planning and committing).
+    pub fn commit(&self, planned: Planned, state: &ChainState) -> Result<(), IndexError> {
+        let Planned { first, locs, hashes, next, post, time, ihead } = planned;
+        let mut frontier = self.frontier();
+        if first != frontier.size {
+            return Err(IndexError::Corrupt(format!(
+                "entries from {first} planned, but the index now holds {} entries",
+                frontier.size
+            )));
+        }
         self.loc.write_at(&locs, first * LOC_BYTES as u64)?;
-        self.merkle.write_at(&hashes, merkle_at * 32)?;
-        let post: Vec<([u8; 17], Vec<u64>)> = post.into_iter().collect();
-        let time: Vec<(u64, Vec<(u64, u64)>)> = time.into_iter().collect();
-        let ihead: Vec<(String, u64, Hash)> = ihead.into_iter().map(|(i, (s, h))| (i, s, h)).collect();
+        self.merkle.write_at(&hashes, merkle::stored_hash_count(first) * 32)?;
         *frontier = next;
         let mut saved_at = lock(&self.saved_at);
         let snapshot = if saved_at.elapsed() >= SNAPSHOT_EVERY { Snapshot::of(&frontier, state)? } else { None };

@@ -312,7 +312,7 @@ const LINK_CHUNK: usize = 32;
 enum Slot {
     Unsigned(Unsigned),
     Taken,
-    Signed(Entry, Vec<u8>, crate::index::Prepared),
+    Signed(Entry, Vec<u8>, crate::index::Prepared, Receipt),
 }
 
 /// Index records for one entry.
@@ -878,7 +878,8 @@ impl Ledger {
                 let flags = if c * chunk_len + k == n - 1 { FLAG_END_OF_BATCH } else { 0 };
                 let frame = entry_frame(flags, &e);
                 let prepared = index.prepare(&index_entry(&e, log::FrameLoc { segment: 0, offset: 0, len: 0 }));
-                *slot = Slot::Signed(e, frame, prepared);
+                let r = receipt(&e);
+                *slot = Slot::Signed(e, frame, prepared, r);
             }
         };
         let mut hashes: Vec<Hash> = Vec::with_capacity(n);
@@ -908,25 +909,36 @@ impl Ledger {
         let mut entries = Vec::with_capacity(n);
         let mut frames = Vec::with_capacity(n);
         let mut prepared = Vec::with_capacity(n);
+        let mut receipts = Vec::with_capacity(n);
         for slot in slots {
-            let Slot::Signed(e, f, p) = slot else {
+            let Slot::Signed(e, f, p, r) = slot else {
                 return Err(LedgerError::Invalid("an entry of the batch was not signed".into()));
             };
             entries.push(e);
             frames.push(f);
             prepared.push(p);
+            receipts.push(r);
         }
-        // 4. Write and fsync: durable from here on.
-        let locs = w.appender.append(next, &frames)?;
+        // 4. Write, then fsync: durable from there on. While a large batch syncs, the index plans
+        //    its records (which changes nothing until committed).
+        let written = w.appender.write(next, &frames)?;
+        for (p, l) in prepared.iter_mut().zip(written.locs()) {
+            p.loc.frame = *l;
+        }
+        let (synced, planned) = if n < PAR_MIN {
+            (w.appender.sync(written), self.index.plan(prepared))
+        } else {
+            let appender = &mut w.appender;
+            rayon::join(|| appender.sync(written), || self.index.plan(prepared))
+        };
+        synced?;
         // 5. The index follows; if it fails, the next open catches it up.
         for e in &entries {
             w.state.apply(e);
         }
-        for (p, l) in prepared.iter_mut().zip(locs) {
-            p.loc.frame = l;
+        if let Ok(Some(planned)) = planned {
+            let _ = self.index.commit(planned, &w.state);
         }
-        let _ = self.index.add_prepared(prepared, &w.state);
-        let receipts = entries.iter().map(receipt).collect();
         // A large batch's memory is freed on the pool, off the caller's path.
         if n >= PAR_MIN {
             rayon::spawn(move || drop((entries, frames)));

@@ -498,6 +498,47 @@ fn valid_frame_after(path: &Path, from: u64, len: u64) -> Result<bool, LogError>
     Ok(next_valid_frame(path, from, len)?.is_some())
 }
 
+/// Frames written by [`Appender::write`], not yet synced.
+#[must_use = "written frames are not durable until Appender::sync"]
+pub struct Written {
+    start: u64,
+    end: u64,
+    locs: Vec<FrameLoc>,
+}
+
+impl Written {
+    /// Where the frames are (not yet durable).
+    pub fn locs(&self) -> &[FrameLoc] {
+        &self.locs
+    }
+}
+
+/// Writes every buffer in order with as few `writev` calls as the kernel allows.
+fn write_all_vectored(file: &mut impl Write, bufs: &[Vec<u8>]) -> std::io::Result<()> {
+    use std::io::IoSlice;
+    let mut i = 0; // first buffer not fully written
+    let mut off = 0; // bytes of bufs[i] already written
+    while i < bufs.len() {
+        // At most 1024 slices per call (IOV_MAX on Linux).
+        let end = bufs.len().min(i + 1024);
+        let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(end - i);
+        slices.push(IoSlice::new(&bufs[i][off..]));
+        slices.extend(bufs[i + 1..end].iter().map(|b| IoSlice::new(b)));
+        let mut n = match file.write_vectored(&slices) {
+            Ok(0) => return Err(std::io::Error::new(std::io::ErrorKind::WriteZero, "failed to write frames")),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        while i < bufs.len() && n >= bufs[i].len() - off {
+            n -= bufs[i].len() - off;
+            i += 1;
+            off = 0;
+        }
+        off += n;
+    }
+    Ok(())
+}
 /// The writable end of the log: the active segment and the knowledge needed to rotate.
 pub struct Appender {
     dir: PathBuf,
@@ -559,29 +600,48 @@ impl Appender {
     /// new segment when the active one is full. On any error the segment is cut back to where it was,
     /// so a failed append leaves nothing behind.
     pub fn append(&mut self, first_seq: u64, frames: &[Vec<u8>]) -> Result<Vec<FrameLoc>, LogError> {
+        let written = self.write(first_seq, frames)?;
+        self.sync(written)
+    }
+
+    /// The first half of [`Appender::append`]: writes the frames (one `writev` per call, no copy
+    /// into one buffer) but does not sync them; [`Appender::sync`] must follow before anything is
+    /// acknowledged, and before the next write.
+    pub fn write(&mut self, first_seq: u64, frames: &[Vec<u8>]) -> Result<Written, LogError> {
         if self.len >= SEGMENT_TARGET_BYTES {
             self.rotate(first_seq)?;
         }
         let start = self.len;
-        let mut buf = Vec::with_capacity(frames.iter().map(Vec::len).sum());
         let mut locs = Vec::with_capacity(frames.len());
+        let mut end = start;
         for f in frames {
-            locs.push(FrameLoc { segment: self.active_seq, offset: start + buf.len() as u64, len: f.len() as u32 });
-            buf.extend_from_slice(f);
+            locs.push(FrameLoc { segment: self.active_seq, offset: end, len: f.len() as u32 });
+            end += f.len() as u64;
         }
-        let res = self.file.seek(SeekFrom::Start(start)).and_then(|_| self.file.write_all(&buf)).and_then(|_| {
-            let t = std::time::Instant::now();
-            let r = self.file.sync_data();
-            self.last_sync = t.elapsed();
-            r
-        });
+        let res = self.file.seek(SeekFrom::Start(start)).and_then(|_| write_all_vectored(&mut self.file, frames));
         if let Err(e) = res {
-            // Cut back: the batch was never acknowledged and must not half-exist.
-            let _ = self.file.set_len(start).and_then(|_| self.file.sync_data());
-            return Err(LogError::Io { path: self.active_path.display().to_string(), source: e });
+            return Err(self.cut_back(start, e));
         }
-        self.len = start + buf.len() as u64;
-        Ok(locs)
+        Ok(Written { start, end, locs })
+    }
+
+    /// The second half of [`Appender::append`]: `fdatasync`s what [`Appender::write`] wrote and
+    /// returns its locations, durable. On failure the segment is cut back.
+    pub fn sync(&mut self, written: Written) -> Result<Vec<FrameLoc>, LogError> {
+        let t = std::time::Instant::now();
+        let res = self.file.sync_data();
+        self.last_sync = t.elapsed();
+        if let Err(e) = res {
+            return Err(self.cut_back(written.start, e));
+        }
+        self.len = written.end;
+        Ok(written.locs)
+    }
+
+    /// Cuts the segment back to `start`: a batch that was never acknowledged must not half-exist.
+    fn cut_back(&mut self, start: u64, e: std::io::Error) -> LogError {
+        let _ = self.file.set_len(start).and_then(|_| self.file.sync_data());
+        LogError::Io { path: self.active_path.display().to_string(), source: e }
     }
 
     fn rotate(&mut self, first_seq: u64) -> Result<(), LogError> {
@@ -684,6 +744,47 @@ pub fn rewrite_segment(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer that takes at most `step` bytes per call, as a kernel may under pressure.
+    struct Trickle {
+        out: Vec<u8>,
+        step: usize,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.step);
+            self.out.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+            let mut left = self.step;
+            for b in bufs {
+                let n = b.len().min(left);
+                self.out.extend_from_slice(&b[..n]);
+                left -= n;
+                if left == 0 {
+                    break;
+                }
+            }
+            Ok(self.step - left)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Short writes resume exactly where they stopped, inside a frame or between frames.
+    #[test]
+    fn vectored_writes_survive_short_writes() {
+        let bufs: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; (i as usize * 7) % 23 + 1]).collect();
+        let want = bufs.concat();
+        for step in [1, 2, 5, 22, 23, 24, 100, 10_000] {
+            let mut t = Trickle { out: Vec::new(), step };
+            write_all_vectored(&mut t, &bufs).unwrap();
+            assert_eq!(t.out, want, "step {step}");
+        }
+    }
 
     fn frame(n: u8, flags: u8) -> Vec<u8> {
         encode_frame(flags, &[n; 10], &[n; 64], &[0])

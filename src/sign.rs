@@ -297,6 +297,22 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any key, any messages: the batch signer's bytes are the library's one-at-a-time bytes.
+        #[test]
+        fn sign_batch_is_sign(
+            seed in proptest::array::uniform32(proptest::num::u8::ANY),
+            msgs in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..200), 0..40),
+        ) {
+            let k = SecretKey::from_seed(&seed);
+            let batch = k.sign_batch(&msgs);
+            proptest::prop_assert_eq!(batch.len(), msgs.len());
+            for (m, sig) in msgs.iter().zip(&batch) {
+                proptest::prop_assert_eq!(*sig, k.sign(m));
+            }
+        }
+    }
+
     /// RFC 8032 section 7.1, TEST 1 and TEST 3, through the batch signer.
     #[test]
     fn sign_batch_rfc8032_vectors() {

@@ -313,6 +313,35 @@ mod tests {
         }
     }
 
+    /// Wycheproof's 151 EdDSA vectors: the 88 valid ones are accepted and the 63 invalid ones
+    /// rejected (signatures of another length than 64 bytes never reach a check: custody's frames
+    /// hold exactly 64).
+    #[test]
+    fn wycheproof_vectors() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors/wycheproof-ed25519/ed25519_test.json");
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).expect("vectors")).unwrap();
+        let (mut valid, mut invalid) = (0, 0);
+        for g in doc["testGroups"].as_array().unwrap() {
+            let pk: [u8; 32] = hex::decode(g["publicKey"]["pk"].as_str().unwrap()).unwrap().try_into().unwrap();
+            let key = PublicKey::from_bytes(&pk).expect("wycheproof keys are valid");
+            for t in g["tests"].as_array().unwrap() {
+                let want = t["result"].as_str() == Some("valid");
+                if want {
+                    valid += 1
+                } else {
+                    invalid += 1
+                }
+                let msg = hex::decode(t["msg"].as_str().unwrap()).unwrap();
+                let Ok(sig) = <[u8; 64]>::try_from(hex::decode(t["sig"].as_str().unwrap()).unwrap()) else {
+                    assert!(!want, "test {}: a valid signature of another length", t["tcId"]);
+                    continue;
+                };
+                assert_eq!(key.verify(&msg, &sig), want, "test {}", t["tcId"]);
+            }
+        }
+        assert_eq!((valid, invalid), (88, 63));
+    }
+
     /// RFC 8032 section 7.1, TEST 1 and TEST 3, through the batch signer.
     #[test]
     fn sign_batch_rfc8032_vectors() {

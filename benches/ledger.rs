@@ -9,6 +9,7 @@
 //! append/batch1000  <n> entries/s  floor(cores x sign) <m>/s  ratio <n/m>
 //! verify/100k       <n>/s          floor(cores x verify_strict) <m>/s  ratio <n/m>
 //! append/single     <n>/s          floor(write+fdatasync) <m>/s  ratio <n/m>
+//! append/batch1000, distinct values  <n> entries/s  floor(parallel sign now) <m>/s  ratio <n/m>
 //! merkle/1000 appends <t> ms  append/batch1000 <b> ms: the tree's part, and what it adds
 //! ```
 //!
@@ -24,6 +25,10 @@
 //! so the summary also prints the batch against cores x custody's own batch signer: what everything
 //! but the signatures costs. Cores means `available_parallelism()`, which is what rayon uses. The
 //! `floor(parallel ... now)` lines show what rayon actually gets from those cores at that moment.
+//!
+//! The cases append one record over and over, so the index writes few postings. A last batch case
+//! gives each record its own target and evidence ID, as real records have: each distinct value is
+//! one more sled insert on the indexer thread.
 //!
 //! The fsync floor is a plain write + `fdatasync` of a growing file with nothing else touching the
 //! disk. On a virtual disk its latency depends on other I/O in flight (a concurrent fsync can make it
@@ -151,6 +156,21 @@ impl Fixture {
 
     fn records(&self, n: usize) -> Vec<Record> {
         vec![self.record.clone(); n]
+    }
+
+    /// `n` copies of the record, each with its own target and evidence ID, as real records have:
+    /// every distinct value is a posting the index writes to sled.
+    fn distinct_records(&self, n: usize, round: usize) -> Vec<Record> {
+        (0..n)
+            .map(|i| {
+                let mut r = self.record.clone();
+                r.target.id = format!("svc-{round}-{i}@corp.example");
+                if let Some(ev) = r.evidence.first_mut() {
+                    ev.id = Some(format!("evt-{round}-{i}"));
+                }
+                r
+            })
+            .collect()
     }
 
     /// The 100k verify ledger's directory and its entry count (records + genesis); built once.
@@ -579,6 +599,23 @@ fn summary(fx: &Fixture) {
         }
         batches.push((n, p));
     }
+    // The batch of 1000 again with a distinct target and evidence ID per record (two sled inserts
+    // each on the indexer thread), beside the parallel sign rate now.
+    let mut distinct = Paired::new();
+    {
+        let reps = if smoke { 1 } else { 10 };
+        let ledger = fx.fresh_ledger("summary-distinct1000");
+        ledger.append_batch(&fx.key, fx.distinct_records(1000, usize::MAX), None).expect("append_batch");
+        for round in 0..rounds {
+            distinct.floor.push(sign_par());
+            let rs: Vec<Vec<Record>> = (0..reps).map(|k| fx.distinct_records(1000, round * reps + k)).collect();
+            distinct.case.push(per_sec(1000 * reps, || {
+                for batch in rs {
+                    ledger.append_batch(&fx.key, batch, None).expect("append_batch");
+                }
+            }));
+        }
+    }
     // verify beside cores x one-core verify_strict (and parallel verify_strict now).
     let (vdir, ventries) = fx.verify_ledger();
     let mut verify = Paired::new();
@@ -662,6 +699,12 @@ fn summary(fx: &Fixture) {
             p.case() / p.extra(2)
         );
     }
+    println!(
+        "append/batch1000, distinct values {:>9.0} entries/s   floor(parallel sign now) {:>9.0}/s  ratio {:.2}  (a new target and evidence ID per record; compare with the parallel-sign-now ratio above)",
+        distinct.case(),
+        distinct.floor(),
+        distinct.ratio()
+    );
     let r = verify.ratio();
     println!(
         "verify/{:<10} {:>9.0}/s           floor(cores x verify_strict) {:>9.0}/s  ratio {r:.2}  (target {TARGET:.2}: {})",

@@ -75,6 +75,12 @@ pub enum LedgerError {
     /// A group commit's shared write failed; nothing of it was appended and the request may be retried.
     #[error("the shared write of this group commit failed, nothing of it was appended ({0}); retry the request")]
     GroupWrite(String),
+    /// A request ID that already names other records: a retry must send the same records.
+    #[error(
+        "request ID {request:?} was already used for different records ({why}); a retry must send the same \
+         records, and a new operation needs a new request ID"
+    )]
+    RequestReused { request: String, why: String },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LedgerError + '_ {
@@ -129,6 +135,17 @@ static NO_SUBMISSION: Submission = Submission { submitter: None, request: None }
 
 /// What every submission must satisfy before its records are looked at: the batch size, and the
 /// submitter and request ID as text.
+/// Whether two records say the same: equal but for the order of their refs (stored sorted).
+fn same_record(a: &Record, b: &Record) -> bool {
+    let sorted = |r: &Record| {
+        let mut refs = r.refs.clone();
+        refs.sort_unstable();
+        refs
+    };
+    let (ra, rb) = (sorted(a), sorted(b));
+    ra == rb && Record { refs: ra, ..a.clone() } == Record { refs: rb, ..b.clone() }
+}
+
 fn check_shape(sub: &Submission, records: usize) -> Result<(), LedgerError> {
     if records > MAX_BATCH {
         return Err(LedgerError::Invalid(format!("a batch holds at most {MAX_BATCH} records; this one has {records}")));
@@ -626,10 +643,8 @@ impl Ledger {
         }
         check_shape(sub, records.len())?;
         let mut w = self.writer_lock();
-        if let Some(k) = request_key(sub) {
-            if let Some(receipts) = self.replay(w.state.next_seq, &k)? {
-                return Ok(Submitted::Replayed(receipts));
-            }
+        if let Some(receipts) = self.replay(w.state.next_seq, sub, &records)? {
+            return Ok(Submitted::Replayed(receipts));
         }
         let next = w.state.next_seq;
         // One pass (parallel for a large batch): validate, seal, and free each record.
@@ -669,7 +684,7 @@ impl Ledger {
         // between `before` and taking the lock (with one writer, the service's case), and are made
         // again under the lock otherwise.
         let check = |(sub, records): &(Submission, Vec<Record>)| {
-            (check_request(sub, records, before), request_key(sub).map(|k| self.replay(before, &k)))
+            (check_request(sub, records, before), request_key(sub).map(|_| self.replay(before, sub, records)))
         };
         #[allow(clippy::type_complexity)]
         let checked: Vec<(
@@ -685,8 +700,9 @@ impl Ledger {
         let mut plans = Vec::with_capacity(requests.len());
         let mut bodies = Vec::new();
         let mut subs: Vec<(&Submission, usize)> = Vec::new();
-        let mut seen: HashMap<Vec<u8>, (usize, usize)> = HashMap::new();
-        for ((sub, _), (checked, earlier)) in requests.iter().zip(checked) {
+        // Request keys of this call: where their bodies are, and which request brought them.
+        let mut seen: HashMap<Vec<u8>, (usize, usize, usize)> = HashMap::new();
+        for (r, ((sub, records), (checked, earlier))) in requests.iter().zip(checked).enumerate() {
             let sealed = match checked {
                 Ok(sealed) if sealed.is_empty() => {
                     plans.push(Plan::Done(Ok(Submitted::Appended(Vec::new()))));
@@ -700,13 +716,23 @@ impl Ledger {
             };
             let span = (bodies.len(), sealed.len());
             if let Some(k) = request_key(sub) {
-                if let Some((at, len)) = seen.get(&k) {
-                    plans.push(Plan::Again(*at, *len));
+                if let Some((at, len, first)) = seen.get(&k) {
+                    let (_, same) = &requests[*first];
+                    let plan =
+                        if same.len() == records.len() && same.iter().zip(records).all(|(a, b)| same_record(a, b)) {
+                            Plan::Again(*at, *len)
+                        } else {
+                            Plan::Done(Err(LedgerError::RequestReused {
+                                request: sub.request.clone().unwrap_or_default(),
+                                why: format!("request {} of this group used it for other records", first + 1),
+                            }))
+                        };
+                    plans.push(plan);
                     continue;
                 }
                 let earlier = match earlier {
                     Some(found) if prechecked => found,
-                    _ => self.replay(w.state.next_seq, &k),
+                    _ => self.replay(w.state.next_seq, sub, records),
                 };
                 match earlier {
                     Ok(None) => {}
@@ -715,7 +741,7 @@ impl Ledger {
                         continue;
                     }
                 }
-                seen.insert(k, span);
+                seen.insert(k, (span.0, span.1, r));
             }
             plans.push(Plan::Write(span.0, span.1));
             subs.push((sub, sealed.len()));
@@ -739,16 +765,30 @@ impl Ledger {
             .collect()
     }
 
-    /// The receipts of an earlier request with this request key, if the ledger holds one.
-    fn replay(&self, size: u64, k: &[u8]) -> Result<Option<Vec<Receipt>>, LedgerError> {
-        let seqs: Vec<u64> = self.index.postings(Posting::Request, k).collect::<Result<_, _>>()?;
+    /// The receipts of an earlier request with this request key, if the ledger holds one, and only
+    /// if it holds the same records: a request ID that names other records is refused
+    /// ([`LedgerError::RequestReused`]), never answered with receipts for something else. A field
+    /// of the earlier records that was redacted since cannot be compared and is taken as equal.
+    fn replay(&self, size: u64, sub: &Submission, records: &[Record]) -> Result<Option<Vec<Receipt>>, LedgerError> {
+        let Some(k) = request_key(sub) else { return Ok(None) };
+        let seqs: Vec<u64> = self.index.postings(Posting::Request, &k).collect::<Result<_, _>>()?;
         if seqs.is_empty() {
             return Ok(None);
         }
+        let reused = |why: String| LedgerError::RequestReused { request: sub.request.clone().unwrap_or_default(), why };
+        if seqs.len() != records.len() {
+            return Err(reused(format!("{} records then, {} now", seqs.len(), records.len())));
+        }
         let mut receipts = Vec::with_capacity(seqs.len());
-        for s in seqs {
+        for (i, (s, new)) in seqs.into_iter().zip(records).enumerate() {
             let loc = self.index.loc(s)?.ok_or(LedgerError::NoSuchEntry { seq: s, size })?;
-            receipts.push(receipt(&self.read_at(loc.frame)?));
+            let e = self.read_at(loc.frame)?;
+            if let Some(old) = e.change().and_then(|c| c.to_record(&e.openings, None)) {
+                if !same_record(&old, new) {
+                    return Err(reused(format!("record {} differs from entry {s}", i + 1)));
+                }
+            }
+            receipts.push(receipt(&e));
         }
         Ok(Some(receipts))
     }

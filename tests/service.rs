@@ -212,14 +212,46 @@ async fn retried_request_is_not_doubled() {
     assert!(answers.iter().all(|a| a.receipts == answers[0].receipts));
     assert_eq!(s.size(), before + 3);
 
+    // The same key for other records is refused, not answered with the first request's receipts;
+    // nothing is appended. So is a batch of another length, and a second request of one group
+    // commit that brings the key with other records.
+    for (what, b) in [
+        ("other records", Bytes::from(format!("{}\n{}\n", record(1, 1), record(1, 3)))),
+        ("fewer records", body(&record(1, 1))),
+    ] {
+        let reply = c.send(Method::POST, "/v1/entries", &[("idempotency-key", "retry-1")], b).await.unwrap();
+        let v: Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(reply.status.as_u16(), 422, "{what}: {v}");
+        assert_eq!(v["error"]["code"], "idempotency_key_reused", "{what}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("retry-1"), "{what}: {v}");
+    }
+    assert_eq!(s.size(), before + 3);
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            c.send(Method::POST, "/v1/entries", &[("idempotency-key", "race-2")], body(&record(4, i % 2)))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap().status.as_u16());
+    }
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 201 || *s == 422), "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 422).count(), 3, "three of the six bring other records: {statuses:?}");
+    assert_eq!(s.size(), before + 4, "one of the six appends");
+
     // The key is scoped to its client.
     let other = s.raw("c0").append_json(body(&record(3, 0)), Some("retry-1".into())).await.unwrap();
     assert!(!other.replayed);
-    assert_eq!(s.size(), before + 4);
+    assert_eq!(s.size(), before + 5);
     let m =
         String::from_utf8(s.raw("soar").send(Method::GET, "/metrics", &[], Bytes::new()).await.unwrap().body.to_vec())
             .unwrap();
-    assert_eq!(sample(&m, "custody_append_requests_total{outcome=\"replayed\"}"), Some(20.0));
+    // The twenty copies, and the two of the six whose records equal the one that appended.
+    assert_eq!(sample(&m, "custody_append_requests_total{outcome=\"replayed\"}"), Some(22.0));
     let (dir, _) = s.stop().await;
     assert_intact(dir.path());
 }
@@ -440,6 +472,36 @@ fn submit_many_checks_each_request_and_writes_one_batch() {
     let again = ledger.submit_many(&key, vec![(sub("a", Some("k1")), vec![rec(1, 1)])]);
     assert!(matches!(&again[0], Ok(Submitted::Replayed(r)) if *r == receipts(&out[0])));
     assert_eq!(ledger.head().size, before + 3);
+    // The same request ID for other records is refused, in a later call and within one call; the
+    // same records with their refs in another order are the same request.
+    let mut with_refs = record(5, 5);
+    with_refs["refs"] = json!([before + 1, before]);
+    let first =
+        ledger.submit(&key, vec![Record::from_value(with_refs.clone()).unwrap()], &sub("e", Some("k5"))).unwrap();
+    with_refs["refs"] = json!([before, before + 1]);
+    let same = ledger.submit(&key, vec![Record::from_value(with_refs).unwrap()], &sub("e", Some("k5"))).unwrap();
+    assert!(matches!(&same, Submitted::Replayed(r) if r == first.receipts()));
+    let reused = ledger.submit(&key, vec![rec(5, 6)], &sub("e", Some("k5")));
+    assert!(
+        matches!(&reused, Err(LedgerError::RequestReused { request, why }) if request == "k5" && why.contains("record 1 differs")),
+        "{reused:?}"
+    );
+    let group = ledger.submit_many(
+        &key,
+        vec![
+            (sub("a", Some("k1")), vec![rec(1, 2)]),
+            (sub("f", Some("k6")), vec![rec(6, 1)]),
+            (sub("f", Some("k6")), vec![rec(6, 2)]),
+        ],
+    );
+    assert!(matches!(&group[0], Err(LedgerError::RequestReused { .. })), "{:?}", group[0]);
+    assert!(matches!(&group[1], Ok(Submitted::Appended(_))), "{:?}", group[1]);
+    assert!(
+        matches!(&group[2], Err(LedgerError::RequestReused { why, .. }) if why.contains("request 2 of this group")),
+        "{:?}",
+        group[2]
+    );
+    assert_eq!(ledger.head().size, before + 5);
     // One batch: only the group's last frame ends a batch.
     let flags: Vec<(u64, u8)> = Scanner::open(&dir.path().join("ledger/log"))
         .unwrap()
@@ -448,7 +510,7 @@ fn submit_many_checks_each_request_and_writes_one_batch() {
             ScanItem::Frame(f) => Some((i as u64, f.flags)),
             _ => None,
         })
-        .filter(|(i, _)| *i >= before)
+        .filter(|(i, _)| *i >= before && *i < before + 3)
         .collect();
     assert_eq!(flags.iter().map(|(_, f)| f & FLAG_END_OF_BATCH).collect::<Vec<_>>(), vec![0, 0, FLAG_END_OF_BATCH]);
     drop(ledger);

@@ -193,6 +193,10 @@ fn ledger_error(e: LedgerError) -> ApiError {
             a
         }
         LedgerError::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Reject::InvalidRequest, m),
+        LedgerError::RequestReused { .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Reject::InvalidRequest, e.to_string())
+                .code("idempotency_key_reused")
+        }
         LedgerError::NoSuchEntry { .. } => {
             ApiError::new(StatusCode::NOT_FOUND, Reject::NotFound, e.to_string()).code("no_such_entry")
         }

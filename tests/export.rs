@@ -266,7 +266,7 @@ fn export_lib(t: &TestLedger, format: Format) -> String {
     let l = t.open();
     let filter = Filter::default();
     let mut ctx = Context::new(&l, &filter);
-    ctx.verification = Some(Verification::check(&l, None).expect("verify"));
+    ctx.verification = Some(Verification::check(&l, None, None).expect("verify"));
     assert!(ctx.verification.as_ref().unwrap().intact);
     let mut out = Vec::new();
     export(&l, &filter, format, &ctx, &mut out).expect("export");
@@ -391,6 +391,26 @@ fn redacted_fields_show_seq_reason_and_authority_in_every_format() {
     c.args(["log", "--json", "--ledger"]).arg(&d.dir).args(["--incident", INCIDENT]);
     let log = json_lines(&run(c).stdout);
     assert_structured(&log[2]["record"]["reason"], "log --json reason");
+}
+
+/// `--trust` pins the genesis key, as `custody verify --trust` does: the right key is reported as
+/// pinned, another key makes the export NOT VERIFIED (exit 1), without it the key is trusted on
+/// first use and the report says so.
+#[test]
+fn trust_pins_the_genesis_key() {
+    let d = demo();
+    let key = d.key.to_str().unwrap();
+    let html = export_ok(&d.dir, "html", &["--trust", key]);
+    assert!(html.contains("pinned by the verifier") && html.contains("Ledger verified: intact"));
+    let html = export_ok(&d.dir, "html", &[]);
+    assert!(html.contains("trusted on first use"));
+    let other = custody::sign::SecretKey::from_seed(&[9; 32]).public().to_text();
+    let r = export_cli(&d.dir, "html", &["--trust", &other]);
+    assert_eq!(r.code, 1, "stderr:\n{}", r.stderr);
+    assert!(r.stderr.contains("LEDGER NOT VERIFIED"), "{}", r.stderr);
+    let r = export_cli(&d.dir, "html", &["--trust", "not-a-key"]);
+    assert_eq!(r.code, 2, "a bad --trust is a usage error:\n{}", r.stderr);
+    assert!(r.stdout.is_empty());
 }
 
 #[test]

@@ -149,8 +149,14 @@ impl Verification {
     /// Verifies the ledger for an export: issues a fresh checkpoint with `fresh_key` (an active key of
     /// the ledger) or takes the latest checkpoint the ledger issued, walks the whole log with
     /// [`verify_ledger`] holding it to that checkpoint's tree, and checks the checkpoint's signature
-    /// against the ledger's keys. Without any checkpoint the result rests on the log alone.
-    pub fn check(ledger: &Ledger, fresh_key: Option<&SecretKey>) -> Result<Self, ExportError> {
+    /// against the ledger's keys. Without any checkpoint the result rests on the log alone. With
+    /// `trust`, the genesis entry must be signed by that key (as `custody verify --trust`);
+    /// without it, the genesis key is trusted on first use and the result says so.
+    pub fn check(
+        ledger: &Ledger,
+        fresh_key: Option<&SecretKey>,
+        trust: Option<PublicKey>,
+    ) -> Result<Self, ExportError> {
         let (note, fresh) = match fresh_key {
             Some(k) => (Some(checkpoint::issue(ledger, k)?.note), true),
             None => (checkpoint::issued(ledger.dir())?.pop().map(|(_, n)| n), false),
@@ -161,8 +167,11 @@ impl Verification {
             Some(Err(e)) => (None, Some(e)),
             None => (None, None),
         };
-        let opts =
-            VerifyOptions { checkpoints: body.iter().map(|b| (b.size(), *b.root())).collect(), ..Default::default() };
+        let opts = VerifyOptions {
+            trust,
+            checkpoints: body.iter().map(|b| (b.size(), *b.root())).collect(),
+            ..Default::default()
+        };
         let mut report = verify_ledger(ledger.dir(), &opts)?;
         if let Some(e) = unreadable {
             report.fail("checkpoint", format!("the latest checkpoint in checkpoints/ is unreadable: {e}"));

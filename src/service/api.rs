@@ -561,7 +561,7 @@ pub async fn export_incident(ledger: &Arc<Ledger>, incident: &str, format: Optio
     let (body, entries, intact) = blocking(move || {
         let failed = |e: crate::export::ExportError| ApiError::internal(format!("export: {e}"));
         let filter = Filter { incident: Some(id), ..Filter::default() };
-        let verification = Verification::check(&l, None).map_err(failed)?;
+        let verification = Verification::check(&l, None, None).map_err(failed)?;
         let intact = verification.intact;
         let mut ctx = Context::new(&l, &filter);
         ctx.verification = Some(verification);

@@ -682,4 +682,8 @@ pub struct ExportArgs {
     /// default: the latest checkpoint the ledger issued
     #[arg(long)]
     pub checkpoint_key: Option<PathBuf>,
+    /// Public key the genesis entry must be signed by (custody-ed25519:HEX, HEX, or a file), as in
+    /// `custody verify --trust`; without it the genesis key is trusted on first use
+    #[arg(long)]
+    pub trust: Option<String>,
 }

@@ -137,7 +137,7 @@ pub fn run(dir: Option<PathBuf>) -> anyhow::Result<Outcome> {
     }
     // Export the incident for reviewers, verified against a fresh signed checkpoint.
     let filter = Filter { incident: Some(INCIDENT.into()), ..Default::default() };
-    let verification = custody::export::Verification::check(&ledger, Some(&key))?;
+    let verification = custody::export::Verification::check(&ledger, Some(&key), Some(key.public()))?;
     let mut ctx = custody::export::Context::new(&ledger, &filter);
     ctx.verification = Some(verification);
     line("")?;

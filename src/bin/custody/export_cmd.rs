@@ -16,20 +16,22 @@ use custody::export::{export, Context, ExportStats, Format, Verification};
 use custody::ledger::{Filter, Ledger};
 
 use crate::args::ExportArgs;
-use crate::commands::{filter_from, load_key, open};
+use crate::commands::{filter_from, load_key, open, public_key_arg};
 use crate::Outcome;
 
 pub fn run(a: ExportArgs) -> anyhow::Result<Outcome> {
     let format: Format = a.format.parse().map_err(anyhow::Error::msg)?;
     let filter = filter_from(&a.filter)?;
     let key = a.checkpoint_key.as_deref().map(load_key).transpose()?;
+    let trust = a.trust.as_deref().map(public_key_arg).transpose()?;
     if let Some(out) = &a.out {
         if out.is_dir() {
             bail!("--out {} is a directory; give a file name", out.display());
         }
     }
     let ledger = open(&a.ledger)?;
-    let verification = Verification::check(&ledger, key.as_ref()).context("verifying the ledger before the export")?;
+    let verification =
+        Verification::check(&ledger, key.as_ref(), trust).context("verifying the ledger before the export")?;
     let intact = verification.intact;
     if !intact {
         eprintln!("custody: ******************************************************************");

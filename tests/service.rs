@@ -73,6 +73,8 @@ struct TestServer {
     dir: TempDir,
     ledger: Arc<Ledger>,
     tokens: HashMap<String, String>,
+    /// The genesis key's public half, as text.
+    genesis: String,
     service_metrics: Arc<custody::service::metrics::Metrics>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -86,6 +88,7 @@ impl TestServer {
         configure(&mut cfg);
         let https = cfg.tls.is_some();
         let ledger = Arc::new(ledger);
+        let genesis = key.public().to_text();
         let svc = Service::bind(ledger.clone(), key, cfg).await.unwrap();
         let url = format!("{}://{}", if https { "https" } else { "http" }, svc.local_addr());
         let service_metrics = svc.metrics();
@@ -93,7 +96,7 @@ impl TestServer {
         let task = tokio::spawn(svc.run(async {
             let _ = rx.await;
         }));
-        TestServer { url, dir, ledger, tokens, service_metrics, stop: Some(tx), task: Some(task) }
+        TestServer { url, dir, ledger, tokens, genesis, service_metrics, stop: Some(tx), task: Some(task) }
     }
 
     fn client(&self, name: &str, opts: ClientOptions) -> Client {
@@ -568,6 +571,18 @@ async fn reads_proofs_and_checkpoint() {
     let jsonl = r.send(Method::GET, "/v1/incidents/INC-0/export", &[], Bytes::new()).await.unwrap();
     assert_eq!(jsonl.status, StatusCode::OK);
     assert_eq!(jsonl.body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(), 3);
+    // trust= pins the genesis key: the right one verifies, another does not, a malformed one is 400.
+    let pinned = format!("/v1/incidents/INC-0/export?format=html&trust={}", s.genesis);
+    let pinned = r.send(Method::GET, &pinned, &[], Bytes::new()).await.unwrap();
+    assert_eq!(pinned.headers["x-custody-verified"], "intact");
+    assert!(String::from_utf8_lossy(&pinned.body).contains("pinned by the verifier"));
+    let other = custody::sign::SecretKey::from_seed(&[9; 32]).public().to_text();
+    let other = format!("/v1/incidents/INC-0/export?trust={other}");
+    let other = r.send(Method::GET, &other, &[], Bytes::new()).await.unwrap();
+    assert_eq!(other.status, StatusCode::OK);
+    assert_eq!(other.headers["x-custody-verified"], "NOT-VERIFIED");
+    let malformed = r.send(Method::GET, "/v1/incidents/INC-0/export?trust=zz", &[], Bytes::new()).await.unwrap();
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
     let bad = r.send(Method::GET, "/v1/incidents/INC-0/export?format=pdf", &[], Bytes::new()).await.unwrap();
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let none = r.send(Method::GET, "/v1/incidents/INC-404/export", &[], Bytes::new()).await.unwrap();

@@ -536,6 +536,8 @@ async fn proof_consistency(
 #[serde(deny_unknown_fields)]
 struct ExportQuery {
     format: Option<String>,
+    /// The genesis key the verification must find (`custody-ed25519:HEX` or HEX).
+    trust: Option<String>,
 }
 
 async fn export(
@@ -547,21 +549,33 @@ async fn export(
     st.authorize(&headers, Need::Read)?;
     let Path(id) = id.map_err(|e| ApiError::bad_request(format!("incident: {}", e.body_text())))?;
     let q = query(q)?;
-    export_incident(&st.ledger, &id, q.format.as_deref()).await
+    let trust = q
+        .trust
+        .as_deref()
+        .map(crate::sign::PublicKey::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(format!("trust: {e}")))?;
+    export_incident(&st.ledger, &id, q.format.as_deref(), trust).await
 }
 
 /// Exports one incident in one of the exporter's formats (`jsonl` by default; `csv`, `html`, `ocsf`,
 /// `timesketch`), as `custody export --incident ID` does: the whole ledger is verified first (against
 /// the latest kept checkpoint) and the result is part of the export and of the `X-Custody-Verified`
-/// header; a ledger that does not verify is still exported and says so.
-pub async fn export_incident(ledger: &Arc<Ledger>, incident: &str, format: Option<&str>) -> Result<Response, ApiError> {
+/// header; a ledger that does not verify is still exported and says so. `trust` pins the genesis
+/// key, as `--trust` does.
+pub async fn export_incident(
+    ledger: &Arc<Ledger>,
+    incident: &str,
+    format: Option<&str>,
+    trust: Option<crate::sign::PublicKey>,
+) -> Result<Response, ApiError> {
     use crate::export::{export, Context, Format, Verification};
     let format: Format = format.unwrap_or("jsonl").parse().map_err(ApiError::bad_request)?;
     let (l, id) = (ledger.clone(), incident.to_string());
     let (body, entries, intact) = blocking(move || {
         let failed = |e: crate::export::ExportError| ApiError::internal(format!("export: {e}"));
         let filter = Filter { incident: Some(id), ..Filter::default() };
-        let verification = Verification::check(&l, None, None).map_err(failed)?;
+        let verification = Verification::check(&l, None, trust).map_err(failed)?;
         let intact = verification.intact;
         let mut ctx = Context::new(&l, &filter);
         ctx.verification = Some(verification);

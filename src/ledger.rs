@@ -133,19 +133,18 @@ fn request_key(s: &Submission) -> Option<Vec<u8>> {
 /// No submitter, no request ID (entries written by the ledger's own key holder).
 static NO_SUBMISSION: Submission = Submission { submitter: None, request: None };
 
-/// What every submission must satisfy before its records are looked at: the batch size, and the
-/// submitter and request ID as text.
 /// Whether two records say the same: equal but for the order of their refs (stored sorted).
 fn same_record(a: &Record, b: &Record) -> bool {
-    let sorted = |r: &Record| {
-        let mut refs = r.refs.clone();
-        refs.sort_unstable();
-        refs
+    let normal = |r: &Record| {
+        let mut r = r.clone();
+        r.refs.sort_unstable();
+        r
     };
-    let (ra, rb) = (sorted(a), sorted(b));
-    ra == rb && Record { refs: ra, ..a.clone() } == Record { refs: rb, ..b.clone() }
+    normal(a) == normal(b)
 }
 
+/// What every submission must satisfy before its records are looked at: the batch size, and the
+/// submitter and request ID as text.
 fn check_shape(sub: &Submission, records: usize) -> Result<(), LedgerError> {
     if records > MAX_BATCH {
         return Err(LedgerError::Invalid(format!("a batch holds at most {MAX_BATCH} records; this one has {records}")));
@@ -684,12 +683,12 @@ impl Ledger {
         // between `before` and taking the lock (with one writer, the service's case), and are made
         // again under the lock otherwise.
         let check = |(sub, records): &(Submission, Vec<Record>)| {
-            (check_request(sub, records, before), request_key(sub).map(|_| self.replay(before, sub, records)))
+            (check_request(sub, records, before), self.replay(before, sub, records))
         };
         #[allow(clippy::type_complexity)]
         let checked: Vec<(
             Result<Vec<(Body, Openings)>, LedgerError>,
-            Option<Result<Option<Vec<Receipt>>, LedgerError>>,
+            Result<Option<Vec<Receipt>>, LedgerError>,
         )> = if requests.iter().map(|(_, r)| r.len()).sum::<usize>() < PAR_MIN {
             requests.iter().map(check).collect()
         } else {
@@ -730,10 +729,7 @@ impl Ledger {
                     plans.push(plan);
                     continue;
                 }
-                let earlier = match earlier {
-                    Some(found) if prechecked => found,
-                    _ => self.replay(w.state.next_seq, sub, records),
-                };
+                let earlier = if prechecked { earlier } else { self.replay(w.state.next_seq, sub, records) };
                 match earlier {
                     Ok(None) => {}
                     other => {

@@ -539,6 +539,7 @@ fn write_all_vectored(file: &mut impl Write, bufs: &[Vec<u8>]) -> std::io::Resul
     }
     Ok(())
 }
+
 /// The writable end of the log: the active segment and the knowledge needed to rotate.
 pub struct Appender {
     dir: PathBuf,

@@ -122,7 +122,6 @@ pub struct SecretKey {
     /// RFC 8032's expanded key (secret scalar and nonce prefix), derived once for
     /// [`SecretKey::sign_batch`]; zeroed on drop.
     expanded: ExpandedSecretKey,
-    public: [u8; 32],
 }
 
 impl fmt::Debug for SecretKey {
@@ -142,9 +141,7 @@ impl SecretKey {
 
     /// The key for a 32-byte RFC 8032 seed (test vectors use fixed seeds).
     pub fn from_seed(seed: &[u8; 32]) -> Self {
-        let sk = SigningKey::from_bytes(seed);
-        let public = sk.verifying_key().to_bytes();
-        SecretKey { sk, expanded: ExpandedSecretKey::from(seed), public }
+        SecretKey { sk: SigningKey::from_bytes(seed), expanded: ExpandedSecretKey::from(seed) }
     }
 
     pub fn public(&self) -> PublicKey {
@@ -161,6 +158,7 @@ impl SecretKey {
     /// the batch are encoded with one shared field inversion (Montgomery's trick) instead of one
     /// each. That inversion is about a fifth of the cost of a signature.
     pub fn sign_batch<M: AsRef<[u8]>>(&self, msgs: &[M]) -> Vec<[u8; 64]> {
+        let public = self.sk.verifying_key().to_bytes();
         // r = SHA-512(prefix || M) mod L, the secret nonce of each signature.
         let mut nonces: Vec<Scalar> = msgs
             .iter()
@@ -179,7 +177,7 @@ impl SecretKey {
                 // k = SHA-512(R || A || M) mod L; S = r + k·a.
                 let h = Sha512::new()
                     .chain_update(big_r.as_bytes())
-                    .chain_update(self.public)
+                    .chain_update(public)
                     .chain_update(m.as_ref())
                     .finalize();
                 let k = Scalar::from_bytes_mod_order_wide(&h.into());

@@ -16,9 +16,9 @@
 //! ```
 //!
 //! Every measurement runs in a child process on a fresh ledger: a `Ledger` that is dropped does not
-//! give all of its memory back (sled's caches), so in-process rounds would pile it up. The children are this bench binary started again with
-//! `--custody-bench-child import|floor|floor-stream LEDGER KEY INPUT`, which report their own
-//! timing, and `custody import` itself for peak memory.
+//! give all of its memory back (sled's caches), so in-process rounds would pile it up. The children
+//! are this bench binary started again with `--custody-bench-child import|floor|floor-stream LEDGER
+//! KEY INPUT`, which report their own timing, and `custody import` itself for peak memory.
 //!
 //! Peak memory is the maximum resident set size of a child `custody import` process, read with
 //! `/usr/bin/time -f %M` when it exists, otherwise by polling `VmHWM` in `/proc/<pid>/status` (every

@@ -394,6 +394,13 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Appends each batch in turn (the timed part of the batch cases).
+fn append_all(ledger: &Ledger, key: &SecretKey, batches: Vec<Vec<Record>>) {
+    for batch in batches {
+        ledger.append_batch(key, batch, None).expect("append_batch");
+    }
+}
+
 /// Items per second of one timed run of `f` over `n` items.
 fn per_sec(n: usize, f: impl FnOnce()) -> f64 {
     let t = Instant::now();
@@ -591,11 +598,7 @@ fn summary(fx: &Fixture) {
             // with a sleep before each batch: 17 to 24 ms instead of 14). The rate asked for is
             // the sustained one.
             ledger.append_batch(&fx.key, fx.records(n), None).expect("append_batch");
-            p.case.push(per_sec(n * reps, || {
-                for batch in rs {
-                    ledger.append_batch(&fx.key, batch, None).expect("append_batch");
-                }
-            }));
+            p.case.push(per_sec(n * reps, || append_all(&ledger, &fx.key, rs)));
         }
         batches.push((n, p));
     }
@@ -609,11 +612,7 @@ fn summary(fx: &Fixture) {
         for round in 0..rounds {
             distinct.floor.push(sign_par());
             let rs: Vec<Vec<Record>> = (0..reps).map(|k| fx.distinct_records(1000, round * reps + k)).collect();
-            distinct.case.push(per_sec(1000 * reps, || {
-                for batch in rs {
-                    ledger.append_batch(&fx.key, batch, None).expect("append_batch");
-                }
-            }));
+            distinct.case.push(per_sec(1000 * reps, || append_all(&ledger, &fx.key, rs)));
         }
     }
     // verify beside cores x one-core verify_strict (and parallel verify_strict now).

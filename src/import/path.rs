@@ -6,24 +6,39 @@ use serde_json::{Map, Value};
 /// Longest text a joined array may produce before it is cut (callers cut further to field limits).
 const MAX_JOINED: usize = 4096;
 
-/// Splits `s` on `sep` where it is not inside `[...]` or `{...}`.
-fn split_outside(s: &str, sep: char) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut depth = 0i32;
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        match c {
-            '[' | '{' => depth += 1,
-            ']' | '}' => depth -= 1,
-            c if c == sep && depth == 0 => {
-                parts.push(&s[start..i]);
-                start = i + c.len_utf8();
+/// Splits `s` on the ASCII `sep` where it is not inside `[...]` or `{...}`. Specs are resolved for
+/// every field of every event, so this allocates nothing. It scans bytes: an ASCII byte is never
+/// part of a multi-byte UTF-8 character, so every cut is on a character boundary.
+fn split_outside(s: &str, sep: u8) -> SplitOutside<'_> {
+    SplitOutside { rest: Some(s), sep }
+}
+
+/// The parts of a spec between separators at bracket depth 0 (see [`split_outside`]).
+struct SplitOutside<'a> {
+    rest: Option<&'a str>,
+    sep: u8,
+}
+
+impl<'a> Iterator for SplitOutside<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let s = self.rest?;
+        let mut depth = 0i32;
+        for (i, b) in s.bytes().enumerate() {
+            match b {
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' => depth -= 1,
+                b if b == self.sep && depth == 0 => {
+                    self.rest = Some(&s[i + 1..]);
+                    return Some(&s[..i]);
+                }
+                _ => {}
             }
-            _ => {}
         }
+        self.rest = None;
+        Some(s)
     }
-    parts.push(&s[start..]);
-    parts
 }
 
 /// Looks up `key` in `map`, falling back to an ASCII case-insensitive match (for exports that
@@ -36,7 +51,7 @@ pub(crate) fn get_ci<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v V
 /// ASCII case.
 pub(crate) fn get<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
     let mut cur = root;
-    for seg in split_outside(path, '.') {
+    for seg in split_outside(path, b'.') {
         let (name, filter) = match seg.find('[') {
             Some(i) if seg.ends_with(']') => (&seg[..i], Some(&seg[i + 1..seg.len() - 1])),
             _ => (seg, None),
@@ -66,7 +81,7 @@ pub(crate) fn get<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
 
 /// The first alternative of `spec` (plain paths separated by `|`) that exists.
 pub(crate) fn first<'v>(root: &'v Value, spec: &str) -> Option<&'v Value> {
-    split_outside(spec, '|').into_iter().find_map(|alt| get(root, alt.trim()).filter(|v| !v.is_null()))
+    split_outside(spec, b'|').find_map(|alt| get(root, alt.trim()).filter(|v| !v.is_null()))
 }
 
 /// Text of a scalar (string, number, bool); `None` for empty strings, null and containers.
@@ -121,7 +136,7 @@ pub(crate) fn text(v: &Value, picker: &[&str]) -> Option<String> {
 /// Resolves a field spec: alternatives separated by `|`, each one of `@actor`, `=constant`,
 /// a `{path}` template, `-` (nothing) or a plain path. The first alternative with a value wins.
 pub(crate) fn resolve(root: &Value, spec: &str, picker: &[&str], actor: Option<&str>) -> Option<String> {
-    split_outside(spec, '|').into_iter().find_map(|alt| {
+    split_outside(spec, b'|').find_map(|alt| {
         let alt = alt.trim();
         if alt == "-" || alt.is_empty() {
             None
@@ -155,7 +170,7 @@ fn template(root: &Value, t: &str, picker: &[&str]) -> Option<String> {
 /// True if a spec names the value at `path` among its alternatives (used by docs tests).
 #[cfg(test)]
 pub(crate) fn alternatives(spec: &str) -> Vec<&str> {
-    split_outside(spec, '|')
+    split_outside(spec, b'|').collect()
 }
 
 #[cfg(test)]
@@ -181,5 +196,7 @@ mod tests {
         assert_eq!(resolve(&v, "target[1].displayName", &[], None).as_deref(), Some("U"));
         assert_eq!(resolve(&v, "-", &[], None), None);
         assert_eq!(alternatives("a[k=x|y]|b"), vec!["a[k=x|y]", "b"]);
+        assert_eq!(alternatives("{a|b}|é|"), vec!["{a|b}", "é", ""]);
+        assert_eq!(alternatives(""), vec![""]);
     }
 }

@@ -98,8 +98,14 @@ impl Draft {
 
 /// Replaces control characters with spaces, trims, and cuts to `max` bytes on a char boundary.
 pub(crate) fn clean(s: &str, max: usize) -> Option<String> {
-    let replaced: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    let t = replaced.trim();
+    // Most values have no control characters: they are then only trimmed and cut, not copied twice.
+    let replaced: String;
+    let t = if s.chars().any(char::is_control) {
+        replaced = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        replaced.trim()
+    } else {
+        s.trim()
+    };
     if t.is_empty() {
         return None;
     }

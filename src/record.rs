@@ -259,9 +259,13 @@ fn check_digest(field: &str, value: &str) -> Result<(), RecordError> {
 }
 
 impl Record {
-    /// Parses one record from the JSON contract and validates it. `known_seqs` is the number of
-    /// entries in the ledger (refs must point below it).
+    /// Parses one record from the JSON contract; [`Record::validate`] checks its values.
     pub fn from_json(text: &str) -> Result<Self, RecordError> {
+        // Parsing without tracking the path is the common case (every appended record); a record
+        // that fails is parsed again with tracking, so that the error names the field.
+        if let Ok(record) = serde_json::from_str(text) {
+            return Ok(record);
+        }
         let mut de = serde_json::Deserializer::from_str(text);
         let record: Record =
             serde_path_to_error::deserialize(&mut de).map_err(|e| path_error(e.path().to_string(), e.inner()))?;
@@ -271,6 +275,10 @@ impl Record {
 
     /// Parses a record from an already parsed JSON value (importers produce these).
     pub fn from_value(value: serde_json::Value) -> Result<Self, RecordError> {
+        // As in `from_json`: the path is tracked only to explain a failure.
+        if let Ok(record) = Record::deserialize(&value) {
+            return Ok(record);
+        }
         serde_path_to_error::deserialize(value).map_err(|e| path_error(e.path().to_string(), e.inner()))
     }
 

@@ -9,12 +9,17 @@
 //! - flat files for what is dense and append-only: `loc.bin` (one 60-byte location record per seq,
 //!   at `seq * 60`) and `merkle.bin` (the tlog-ordered stored Merkle hashes, 32 bytes each, at
 //!   `index * 32`). One `pwrite` each per batch, one `pread` per lookup.
-//! - sled for what is sparse and keyed: posting lists (incident, target, actor, evidence, request),
-//!   the time index, incident heads, and the state snapshot. A posting list is stored in chunks, one
-//!   per (value, batch): a batch of a thousand entries of one incident costs one sled insert, not a
-//!   thousand. Identifier values are stored only as keyed blake3 digests under a random per-index
-//!   key, never as values: erasing a value from the log then leaves nothing of it in sled's own
-//!   files, whose old pages sled may keep for a while.
+//! - sled for what is sparse and keyed: posting lists of values that recur (incident, target,
+//!   actor), the time index, incident heads, and the state snapshot. A posting list is stored in
+//!   chunks, one per (value, batch): a batch of a thousand entries of one incident costs one sled
+//!   insert, not a thousand.
+//! - posting runs (`runs/`, see [`runs`]) for values that are almost all distinct (evidence keys,
+//!   service request keys): sorted, immutable files merged as they grow, so that a million of them
+//!   cost neither a million sled inserts nor sled's memory for a million keys.
+//!
+//! Identifier values are stored only as keyed blake3 digests under a random per-index key, never as
+//! values: erasing a value from the log then leaves nothing of it in sled's own files, whose old
+//! pages sled may keep for a while.
 //!
 //! The snapshot holds the chain state and the Merkle frontier (the roots of the complete subtrees at
 //! the head). On open, the frontier is compared with `merkle.bin` and the last location record with
@@ -35,6 +40,9 @@ use crate::entry::Hash;
 use crate::log::FrameLoc;
 use crate::merkle;
 
+mod runs;
+use runs::{Key, Runs};
+
 /// Index errors.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -49,7 +57,7 @@ pub enum IndexError {
     Indexer(String),
 }
 
-/// Posting-list kinds.
+/// Posting-list kinds. Evidence and request postings live in runs, the others in sled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum Posting {
@@ -59,6 +67,11 @@ pub enum Posting {
     Evidence = 4,
     /// `submitter ‖ 0x00 ‖ request`: the entries of one idempotent request.
     Request = 5,
+}
+
+/// Whether a posting key (its first byte is the kind) belongs in the runs rather than sled.
+fn in_runs(key: &Key) -> bool {
+    key[0] == Posting::Evidence as u8 || key[0] == Posting::Request as u8
 }
 
 /// Where an entry is and what the index knows of it without reading the log.
@@ -250,8 +263,9 @@ pub struct Index {
     frontier: Mutex<Frontier>,
     /// When the snapshot was last saved.
     saved_at: Mutex<Instant>,
-    /// What was handed to the indexer thread and is not in sled yet.
+    /// What was handed to the indexer thread and is not in sled or the runs yet.
     pending: Arc<(Mutex<Pending>, Condvar)>,
+    runs: Arc<Runs>,
     /// The indexer thread's queue and handle (taken on drop).
     indexer: Mutex<Option<(SyncSender<Work>, JoinHandle<()>)>>,
 }
@@ -263,6 +277,8 @@ struct Work {
     time: Vec<(u64, Vec<(u64, u64)>)>,
     ihead: Vec<(String, u64, Hash)>,
     snapshot: Option<Snapshot>,
+    /// The number of entries indexed once this work is in.
+    size: u64,
 }
 
 /// The snapshot, encoded: the Merkle frontier and the chain state (JSON, without incident heads,
@@ -290,13 +306,17 @@ impl Snapshot {
     }
 }
 
-/// Postings and times handed to the indexer thread and not yet in sled. Reads look here first, then
-/// in sled: the indexer removes an item only after inserting it, so every item is always in one of
-/// the two (or briefly both; reads deduplicate).
+/// Postings and times handed to the indexer thread and not yet in sled or the runs. Reads look here
+/// first, then in sled and the runs: the indexer removes an item only after storing it, so every
+/// item is always in one of them (or briefly in two; reads deduplicate).
 #[derive(Default)]
 struct Pending {
     post: HashMap<[u8; 17], VecDeque<u64>>,
     time: VecDeque<(u64, u64)>,
+    /// Run postings the indexer has taken in since the last flush, in order (each is also in
+    /// `post` until the flush), and the number of entries indexed once they are.
+    acc: Vec<(Key, u64)>,
+    acc_size: u64,
     sent: u64,
     done: u64,
     /// The first sled error the indexer met: snapshots stop there, so the next open catches up.
@@ -305,6 +325,37 @@ struct Pending {
 
 /// Works the indexer may have queued before an append waits for it.
 const INDEXER_QUEUE: usize = 64;
+
+/// Run postings are flushed at every snapshot, and also once this many have gathered.
+const RUN_FLUSH: usize = 1 << 18;
+
+/// Puts the run postings gathered since the last flush into a new run, and then drops them from the
+/// pending set, where reads found them until now.
+fn flush_runs(pending: &Mutex<Pending>, runs: &Runs) -> Result<(), IndexError> {
+    let _one = runs.flushing();
+    let (pairs, size) = {
+        let mut p = lock(pending);
+        (std::mem::take(&mut p.acc), p.acc_size)
+    };
+    if pairs.is_empty() && runs.covered() >= size {
+        return Ok(());
+    }
+    let mut counts: HashMap<Key, usize> = HashMap::new();
+    for (k, _) in &pairs {
+        *counts.entry(*k).or_default() += 1;
+    }
+    runs.flush(pairs, size)?;
+    let mut p = lock(pending);
+    for (k, n) in counts {
+        if let Some(q) = p.post.get_mut(&k) {
+            q.drain(..n.min(q.len()));
+            if q.is_empty() {
+                p.post.remove(&k);
+            }
+        }
+    }
+    Ok(())
+}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -315,6 +366,7 @@ fn indexer_loop(
     rx: Receiver<Work>,
     trees: (sled::Tree, sled::Tree, sled::Tree, sled::Tree),
     pending: Arc<(Mutex<Pending>, Condvar)>,
+    runs: Arc<Runs>,
 ) {
     let (post, time, ihead, meta) = trees;
     for w in rx {
@@ -322,7 +374,7 @@ fn indexer_loop(
             // Plain inserts, not sled batches: a sled batch seals and writes sled's log buffer (a
             // pwrite and a sync_file_range) each time, and the index needs no atomicity across keys
             // (the snapshot, written last, says what it holds).
-            for (prefix, seqs) in &w.post {
+            for (prefix, seqs) in w.post.iter().filter(|(p, _)| !in_runs(p)) {
                 let mut k = [0u8; 25];
                 k[..17].copy_from_slice(prefix);
                 k[17..].copy_from_slice(&seqs[0].to_be_bytes());
@@ -349,6 +401,20 @@ fn indexer_loop(
         })();
         let (m, cv) = &*pending;
         let mut p = lock(m);
+        // Run postings go to the next flush whatever sled did, so that they leave the pending set
+        // in the order they entered it.
+        for (prefix, seqs) in w.post.iter().filter(|(p, _)| in_runs(p)) {
+            p.acc.extend(seqs.iter().map(|s| (*prefix, *s)));
+        }
+        p.acc_size = w.size;
+        if w.snapshot.is_some() || p.acc.len() >= RUN_FLUSH {
+            drop(p);
+            let flushed = flush_runs(m, &runs);
+            p = lock(m);
+            if let Err(e) = flushed {
+                p.failed = p.failed.take().or(Some(e.to_string()));
+            }
+        }
         match applied {
             Ok(()) => {
                 if let (Some(snapshot), None) = (&w.snapshot, &p.failed) {
@@ -356,7 +422,7 @@ fn indexer_loop(
                         p.failed = Some(e.to_string());
                     }
                 }
-                for (prefix, seqs) in &w.post {
+                for (prefix, seqs) in w.post.iter().filter(|(p, _)| !in_runs(p)) {
                     if let Some(q) = p.post.get_mut(prefix) {
                         q.drain(..seqs.len().min(q.len()));
                         if q.is_empty() {
@@ -387,7 +453,8 @@ const META_FRONTIER: &[u8] = b"frontier";
 const META_HKEY: &[u8] = b"hkey";
 const META_FORMAT: &[u8] = b"index-format";
 /// 2: locations and Merkle hashes in flat files, posting lists and the time index in chunks.
-const INDEX_FORMAT: &[u8] = b"2";
+/// 3: evidence and request postings in runs.
+const INDEX_FORMAT: &[u8] = b"3";
 
 /// Event times are grouped into buckets of 2^42 ns (about 73 minutes) in the time index.
 const TIME_BUCKET_SHIFT: u32 = 42;
@@ -485,13 +552,14 @@ impl Index {
             }
         };
         let (post, time, ihead) = (db.open_tree("post")?, db.open_tree("time")?, db.open_tree("ihead")?);
+        let runs = Arc::new(Runs::open(&dir.join("runs"))?);
         let pending: Arc<(Mutex<Pending>, Condvar)> = Arc::default();
         let (tx, rx) = std::sync::mpsc::sync_channel(INDEXER_QUEUE);
         let trees = (post.clone(), time.clone(), ihead.clone(), meta.clone());
-        let p = pending.clone();
+        let (p, r) = (pending.clone(), runs.clone());
         let thread = std::thread::Builder::new()
             .name("custody-indexer".into())
-            .spawn(move || indexer_loop(rx, trees, p))
+            .spawn(move || indexer_loop(rx, trees, p, r))
             .map_err(|e| IndexError::Io { path: dir.display().to_string(), source: e })?;
         Ok(Index {
             post,
@@ -505,6 +573,7 @@ impl Index {
             frontier: Mutex::new(Frontier::default()),
             saved_at: Mutex::new(Instant::now()),
             pending,
+            runs,
             indexer: Mutex::new(Some((tx, thread))),
         })
     }
@@ -521,8 +590,11 @@ impl Index {
             let mut p = lock(&self.pending.0);
             p.post.clear();
             p.time.clear();
+            p.acc.clear();
+            p.acc_size = 0;
             p.failed = None;
         }
+        self.runs.clear()?;
         for t in [&self.post, &self.time, &self.ihead] {
             t.clear()?;
         }
@@ -660,7 +732,7 @@ impl Index {
             }
             p.sent += 1;
         }
-        let work = Work { post, time, ihead, snapshot };
+        let work = Work { post, time, ihead, snapshot, size: frontier.size };
         let tx = lock(&self.indexer).as_ref().map(|(tx, _)| tx.clone());
         let sent = tx.map(|tx| tx.send(work).is_ok()).unwrap_or(false);
         if !sent {
@@ -689,6 +761,7 @@ impl Index {
         if let Some(e) = lock(&self.pending.0).failed.clone() {
             return Err(IndexError::Indexer(e));
         }
+        flush_runs(&self.pending.0, &self.runs)?;
         if let Some(snapshot) = Snapshot::of(&self.frontier(), state)? {
             snapshot.put(&self.meta)?;
         }
@@ -707,7 +780,8 @@ impl Index {
         let Some(frontier) = self.meta.get(META_FRONTIER)?.and_then(|b| Frontier::decode(&b)) else {
             return Ok(None);
         };
-        if frontier.size != st.next_seq {
+        // The runs must hold every posting the snapshot counts (a power cut can leave them behind).
+        if frontier.size != st.next_seq || self.runs.covered() < st.next_seq {
             return Ok(None);
         }
         let stored = self.merkle_hashes(&frontier.stored_indexes());
@@ -766,6 +840,10 @@ impl Index {
             // Pending first, then sled (see `Pending`).
             let mut out: Vec<u64> =
                 lock(&self.pending.0).post.get(&prefix).map(|q| q.iter().copied().collect()).unwrap_or_default();
+            if in_runs(&prefix) {
+                self.runs.get(&prefix, &mut out)?;
+                return Ok(out);
+            }
             for kv in self.post.scan_prefix(prefix) {
                 let (k, v) = kv?;
                 decode_chunk(be_u64(&k[17..])?, &v, &mut out)?;
@@ -778,7 +856,12 @@ impl Index {
     /// Removes postings of a value for one entry (erasure).
     pub fn remove_posting(&self, kind: Posting, value: &[u8], seq: u64) -> Result<(), IndexError> {
         self.wait_idle();
-        for kv in self.post.scan_prefix(self.posting_prefix(kind, value)) {
+        let prefix = self.posting_prefix(kind, value);
+        if in_runs(&prefix) {
+            flush_runs(&self.pending.0, &self.runs)?;
+            return self.runs.remove(&prefix, seq);
+        }
+        for kv in self.post.scan_prefix(prefix) {
             let (k, v) = kv?;
             let mut seqs = Vec::new();
             decode_chunk(be_u64(&k[17..])?, &v, &mut seqs)?;
@@ -873,8 +956,8 @@ impl Drop for Index {
 mod tests {
     use super::*;
 
-    /// Postings are found at once (pending), after the indexer is done (sled), and after a
-    /// reopen; each seq once, in order, across batches.
+    /// Postings are found at once (pending), after the indexer is done (sled, or the runs for
+    /// evidence), and after a reopen; each seq once, in order, across batches.
     #[test]
     fn postings_are_visible_pending_and_after_the_indexer() {
         let d = tempfile::tempdir().unwrap();
@@ -885,7 +968,11 @@ mod tests {
                 hash: *blake3::hash(&seq.to_be_bytes()).as_bytes(),
                 event_time: 1_000_000_000 * seq as i64,
             },
-            postings: vec![(Posting::Incident, incident.as_bytes().to_vec())],
+            postings: vec![
+                (Posting::Incident, incident.as_bytes().to_vec()),
+                (Posting::Evidence, format!("cloudtrail:evt-{seq}").into_bytes()),
+                (Posting::Evidence, format!("cloudtrail:shared-{}", seq % 10).into_bytes()),
+            ],
             incident_head: Some((incident.to_string(), [1; 32])),
         };
         let mut st = ChainState::default();
@@ -898,15 +985,26 @@ mod tests {
                 let a: Vec<u64> = ix.postings(Posting::Incident, b"INC-A").collect::<Result<_, _>>().unwrap();
                 let want: Vec<u64> = (0..b * 5 + 5).filter(|s| s % 2 == 0).collect();
                 assert_eq!(a, want, "after batch {b}");
+                let shared: Vec<u64> =
+                    ix.postings(Posting::Evidence, b"cloudtrail:shared-3").collect::<Result<_, _>>().unwrap();
+                assert_eq!(shared, (0..b * 5 + 5).filter(|s| s % 10 == 3).collect::<Vec<_>>(), "after batch {b}");
+                if b == 10 {
+                    // A flush in the middle: some postings in a run, the rest pending.
+                    ix.wait_idle();
+                    flush_runs(&ix.pending.0, &ix.runs).unwrap();
+                }
             }
             let t: Vec<u64> = ix.by_time(Some(10_000_000_000), Some(12_000_000_000)).collect::<Result<_, _>>().unwrap();
             assert_eq!(t, vec![10, 11, 12]);
             ix.wait_idle();
             let b: Vec<u64> = ix.postings(Posting::Incident, b"INC-B").collect::<Result<_, _>>().unwrap();
             assert_eq!(b, (0..100).filter(|s| s % 2 == 1).collect::<Vec<_>>());
+            let one: Vec<u64> = ix.postings(Posting::Evidence, b"cloudtrail:evt-77").collect::<Result<_, _>>().unwrap();
+            assert_eq!(one, vec![77]);
             st.next_seq = 100;
             st.head_hash = *blake3::hash(&99u64.to_be_bytes()).as_bytes();
             ix.save_state(&st).unwrap();
+            assert!(lock(&ix.pending.0).post.is_empty(), "a snapshot leaves nothing pending");
         }
         let ix = Index::open(d.path()).unwrap();
         let back = ix.load_state().unwrap().expect("the snapshot matches the flat files");
@@ -914,6 +1012,21 @@ mod tests {
         let b: Vec<u64> = ix.postings(Posting::Incident, b"INC-B").collect::<Result<_, _>>().unwrap();
         assert_eq!(b.len(), 50);
         assert_eq!(ix.head_root().0, 100);
+        assert_eq!(ix.runs.covered(), 100, "the snapshot's postings are all in runs");
+        for s in [0u64, 42, 99] {
+            let got: Vec<u64> = ix
+                .postings(Posting::Evidence, format!("cloudtrail:evt-{s}").as_bytes())
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(got, vec![s]);
+        }
+        let shared: Vec<u64> =
+            ix.postings(Posting::Evidence, b"cloudtrail:shared-3").collect::<Result<_, _>>().unwrap();
+        assert_eq!(shared, (0..100).filter(|s| s % 10 == 3).collect::<Vec<_>>());
+        ix.remove_posting(Posting::Evidence, b"cloudtrail:shared-3", 53).unwrap();
+        let shared: Vec<u64> =
+            ix.postings(Posting::Evidence, b"cloudtrail:shared-3").collect::<Result<_, _>>().unwrap();
+        assert_eq!(shared, (0..100).filter(|s| s % 10 == 3 && *s != 53).collect::<Vec<_>>());
     }
 
     #[test]

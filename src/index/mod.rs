@@ -9,12 +9,12 @@
 //! - flat files for what is dense and append-only: `loc.bin` (one 60-byte location record per seq,
 //!   at `seq * 60`) and `merkle.bin` (the tlog-ordered stored Merkle hashes, 32 bytes each, at
 //!   `index * 32`). One `pwrite` each per batch, one `pread` per lookup.
-//! - sled for what is sparse and keyed: posting lists of values that recur (incident, target,
-//!   actor), the time index, incident heads, and the state snapshot. A posting list is stored in
+//! - sled for what is sparse and keyed: posting lists of values that recur (incident, actor), the
+//!   time index, incident heads, and the state snapshot. A posting list is stored in
 //!   chunks, one per (value, batch): a batch of a thousand entries of one incident costs one sled
 //!   insert, not a thousand.
-//! - posting runs (`runs/`, see [`runs`]) for values that are almost all distinct (evidence keys,
-//!   service request keys): sorted, immutable files merged as they grow, so that a million of them
+//! - posting runs (`runs/`, see [`runs`]) for values that are mostly new in each batch (targets,
+//!   evidence keys, service request keys): sorted, immutable files merged as they grow, so that a million of them
 //!   cost neither a million sled inserts nor sled's memory for a million keys.
 //!
 //! Identifier values are stored only as keyed blake3 digests under a random per-index key, never as
@@ -57,7 +57,7 @@ pub enum IndexError {
     Indexer(String),
 }
 
-/// Posting-list kinds. Evidence and request postings live in runs, the others in sled.
+/// Posting-list kinds. Target, evidence and request postings live in runs, the others in sled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum Posting {
@@ -69,9 +69,11 @@ pub enum Posting {
     Request = 5,
 }
 
-/// Whether a posting key (its first byte is the kind) belongs in the runs rather than sled.
+/// Whether a posting key (its first byte is the kind) belongs in the runs rather than sled: the
+/// kinds whose values are mostly new in each batch. Incidents and actors recur from batch to batch,
+/// and a sled chunk per (value, batch) suits them.
 fn in_runs(key: &Key) -> bool {
-    key[0] == Posting::Evidence as u8 || key[0] == Posting::Request as u8
+    [Posting::Target, Posting::Evidence, Posting::Request].iter().any(|k| key[0] == *k as u8)
 }
 
 /// Where an entry is and what the index knows of it without reading the log.
@@ -454,7 +456,8 @@ const META_HKEY: &[u8] = b"hkey";
 const META_FORMAT: &[u8] = b"index-format";
 /// 2: locations and Merkle hashes in flat files, posting lists and the time index in chunks.
 /// 3: evidence and request postings in runs.
-const INDEX_FORMAT: &[u8] = b"3";
+/// 4: target postings in runs too.
+const INDEX_FORMAT: &[u8] = b"4";
 
 /// Event times are grouped into buckets of 2^42 ns (about 73 minutes) in the time index.
 const TIME_BUCKET_SHIFT: u32 = 42;

@@ -1,7 +1,8 @@
-//! Posting runs: the posting lists of values that are almost all distinct (evidence keys and service
-//! request keys), kept in sorted, immutable files under `index/runs/` instead of sled.
+//! Posting runs: the posting lists of values that are mostly new in each batch (targets, evidence
+//! keys and service request keys), kept in sorted, immutable files under `index/runs/` instead of
+//! sled.
 //!
-//! Nearly every such value is posted once, so in sled each would be a key of its own, and sled keeps
+//! Most such values are posted once or a few times, so in sled each would be a key of its own, and sled keeps
 //! what it has touched in memory whatever its cache size: an import of 100,000 events grew the
 //! process by about 40 MB of sled nodes, and each insert cost 4-8 us. Here the postings wait in the
 //! index's pending set until the next snapshot, then become one run file: the (key, seq) pairs

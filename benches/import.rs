@@ -20,12 +20,13 @@
 //! are this bench binary started again with `--custody-bench-child import|floor|floor-stream LEDGER
 //! KEY INPUT`, which report their own timing, and `custody import` itself for peak memory.
 //!
-//! Peak memory is the maximum resident set size of a child `custody import` process, read with
-//! `/usr/bin/time -f %M` when it exists, otherwise by polling `VmHWM` in `/proc/<pid>/status` (every
-//! 2 ms; the last reading before exit). Most of it is the ledger's own (sled's page cache and write
-//! buffers grow with the index until its cache is full), so the same is measured for the floor
-//! (`floor-stream`: map and `append_batch` as a stream, no spool, no duplicate checks), and the
-//! difference is what the importer adds.
+//! Peak memory is the maximum resident set size of a child `custody import` process (the median of
+//! three runs for each size), read with `/usr/bin/time -f %M` when it exists, otherwise by polling
+//! `VmHWM` in `/proc/<pid>/status` (every 2 ms; the last reading before exit). Most of it is the
+//! ledger's own (sled's caches and write buffers, postings waiting for the next snapshot, the
+//! allocator's arenas), so the same is measured for the floor (`floor-stream`: map and
+//! `append_batch` as a stream, no spool, no duplicate checks), and the difference is what the
+//! importer adds.
 //!
 //! Criterion first measures the import of 10,000 events (flat sampling, 10 samples); the summary then
 //! times the 100,000-event cases, alternating floor and import, and prints the medians and their
@@ -364,12 +365,36 @@ fn main() {
         floor_rates.push(large as f64 / run_child(&fx, "floor", &large_path, large).as_secs_f64());
         import_rates.push(large as f64 / run_child(&fx, "import", &large_path, large).as_secs_f64());
     }
-    let (small_kib, how) = import_rss(&fx, &small_path, small);
-    let (large_kib, _) = import_rss(&fx, &large_path, large);
-    let small_floor_kib = floor_rss(&fx, &small_path, small);
-    let large_floor_kib = floor_rss(&fx, &large_path, large);
-    let small_dry_kib = dry_run_rss(&fx, &small_path, small);
-    let large_dry_kib = dry_run_rss(&fx, &large_path, large);
+    // Peak RSS varies from run to run by tens of MiB (the allocator's arenas), most at 10k: each
+    // figure is the median of `rounds` runs, alternating sizes, and the import's are printed.
+    let mut how = "";
+    let (mut import_small, mut import_large) = (Vec::new(), Vec::new());
+    let (mut floor_small, mut floor_large, mut dry_small, mut dry_large) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let (kib, h) = import_rss(&fx, &small_path, small);
+        how = h;
+        import_small.push(kib);
+        import_large.push(import_rss(&fx, &large_path, large).0);
+        floor_small.push(floor_rss(&fx, &small_path, small));
+        floor_large.push(floor_rss(&fx, &large_path, large));
+        dry_small.push(dry_run_rss(&fx, &small_path, small));
+        dry_large.push(dry_run_rss(&fx, &large_path, large));
+    }
+    let mid = |mut v: Vec<u64>| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let rss_rounds = format!(
+        "memory rounds (MiB): import {} {:?}, {} {:?}",
+        small,
+        import_small.iter().map(|k| k / 1024).collect::<Vec<_>>(),
+        large,
+        import_large.iter().map(|k| k / 1024).collect::<Vec<_>>()
+    );
+    let (small_kib, large_kib) = (mid(import_small), mid(import_large));
+    let (small_floor_kib, large_floor_kib) = (mid(floor_small), mid(floor_large));
+    let (small_dry_kib, large_dry_kib) = (mid(dry_small), mid(dry_large));
     let load_after = load();
 
     let import = median(import_rates.clone());
@@ -395,6 +420,7 @@ fn main() {
             "TARGET MISSED"
         }
     );
+    println!("{rss_rounds}");
     let mib = |k: u64| k as f64 / 1024.0;
     let k = |n: usize| format!("{}k", n as f64 / 1000.0);
     println!(

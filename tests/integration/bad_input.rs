@@ -216,6 +216,33 @@ fn batch_with_unknown_field_on_line_3_names_record_and_line() {
 }
 
 #[test]
+fn line_numbers_count_blank_lines_between_records() {
+    let t = TestLedger::with_records(2);
+    let before = state(&t);
+    let mut batch: Vec<Value> = (10..13).map(record).collect();
+    batch[2]["colour"] = json!("red");
+    let text = format!("{}\n\n{}\n\n\n{}\n", batch[0], batch[1], batch[2]);
+    let r = append_stdin(&t, &text);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("record 3 (line 6)"), "{}", r.stderr);
+    assert_eq!(state(&t), before);
+}
+
+#[test]
+fn a_batch_over_the_limit_is_refused_and_appends_none() {
+    let t = TestLedger::with_records(2);
+    let before = state(&t);
+    let one = record(10).to_string();
+    let text = format!("{one}\n").repeat(custody::ledger::MAX_BATCH + 1);
+    let r = append_stdin(&t, &text);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("more than {} records", custody::ledger::MAX_BATCH)), "{}", r.stderr);
+    assert!(r.stderr.contains("--each"), "{}", r.stderr);
+    assert_eq!(state(&t), before);
+    assert_eq!(r.stdout, "", "no receipt may be printed");
+}
+
+#[test]
 fn malformed_json_line_n_names_line_n_and_appends_none() {
     let t = TestLedger::with_records(2);
     let before = state(&t);

@@ -353,15 +353,25 @@ pub fn read_records(src: &str) -> anyhow::Result<Vec<Record>> {
     }
     let mut out = Vec::new();
     let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<Value>();
-    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    // Line numbers for messages, counted on from the last record (not from the start of the text
+    // for every record, which made a large input quadratic).
+    let (mut counted_to, mut line) = (0usize, 1usize);
     loop {
         let start = stream.byte_offset();
         let next = stream.next();
         let Some(v) = next else { break };
         let n = out.len() + 1;
-        let start_line = line_of(start + text[start..].len() - text[start..].trim_start().len());
+        if n > custody::ledger::MAX_BATCH {
+            bail!(
+                "{src}: more than {} records; one append is one batch of at most that many (split the input, or use --each)",
+                custody::ledger::MAX_BATCH
+            );
+        }
+        let at = (start + text[start..].len() - text[start..].trim_start().len()).min(text.len());
+        line += text[counted_to..at].matches('\n').count();
+        counted_to = at;
         let v = v.map_err(|e| anyhow::anyhow!("{src}: record {n} (line {}): not valid JSON: {e}", e.line()))?;
-        let rec = Record::from_value(v).map_err(|e| anyhow::anyhow!("{src}: record {n} (line {start_line}): {e}"))?;
+        let rec = Record::from_value(v).map_err(|e| anyhow::anyhow!("{src}: record {n} (line {line}): {e}"))?;
         out.push(rec);
     }
     if out.is_empty() {

@@ -5,7 +5,7 @@
 //! and verification never reads it. Nothing in this module is ever the only copy of evidence, and
 //! nothing here is fsync'd on the append path.
 //!
-//! Two kinds of storage, each for what it does best:
+//! Three kinds of storage, each for what it does best:
 //! - flat files for what is dense and append-only: `loc.bin` (one 60-byte location record per seq,
 //!   at `seq * 60`) and `merkle.bin` (the tlog-ordered stored Merkle hashes, 32 bytes each, at
 //!   `index * 32`). One `pwrite` each per batch, one `pread` per lookup.
@@ -14,8 +14,8 @@
 //!   chunks, one per (value, batch): a batch of a thousand entries of one incident costs one sled
 //!   insert, not a thousand.
 //! - posting runs (`runs/`, see [`runs`]) for values that are mostly new in each batch (targets,
-//!   evidence keys, service request keys): sorted, immutable files merged as they grow, so that a million of them
-//!   cost neither a million sled inserts nor sled's memory for a million keys.
+//!   evidence keys, service request keys): sorted, immutable files merged as they grow, so that a
+//!   million of them cost neither a million sled inserts nor sled's memory for a million keys.
 //!
 //! Identifier values are stored only as keyed blake3 digests under a random per-index key, never as
 //! values: erasing a value from the log then leaves nothing of it in sled's own files, whose old
@@ -272,8 +272,9 @@ pub struct Index {
     indexer: Mutex<Option<(SyncSender<Work>, JoinHandle<()>)>>,
 }
 
-/// The sled part of one [`Index::add_prepared`], for the indexer thread: posting chunks, time
-/// chunks and incident heads, grouped; and the snapshot to write once they are in, when one is due.
+/// The part of one [`Index::add_prepared`] for the indexer thread: posting chunks (for sled, or for
+/// the next run), time chunks and incident heads, grouped; and the snapshot to write once they are
+/// in, when one is due.
 struct Work {
     post: Vec<([u8; 17], Vec<u64>)>,
     time: Vec<(u64, Vec<(u64, u64)>)>,
@@ -342,11 +343,18 @@ fn flush_runs(pending: &Mutex<Pending>, runs: &Runs) -> Result<(), IndexError> {
     if pairs.is_empty() && runs.covered() >= size {
         return Ok(());
     }
+    if let Err(e) = runs.flush(&pairs, size) {
+        // Back in front of what came since, for the next flush: the pending set still holds them,
+        // and it must give them up in the order they entered it.
+        let mut p = lock(pending);
+        let later = std::mem::replace(&mut p.acc, pairs);
+        p.acc.extend(later);
+        return Err(e);
+    }
     let mut counts: HashMap<Key, usize> = HashMap::new();
     for (k, _) in &pairs {
         *counts.entry(*k).or_default() += 1;
     }
-    runs.flush(pairs, size)?;
     let mut p = lock(pending);
     for (k, n) in counts {
         if let Some(q) = p.post.get_mut(&k) {
@@ -1030,6 +1038,46 @@ mod tests {
         let shared: Vec<u64> =
             ix.postings(Posting::Evidence, b"cloudtrail:shared-3").collect::<Result<_, _>>().unwrap();
         assert_eq!(shared, (0..100).filter(|s| s % 10 == 3 && *s != 53).collect::<Vec<_>>());
+    }
+
+    /// A flush that fails keeps its postings pending (reads still find them) and in line for the
+    /// next flush, which drains them once they are in a run.
+    #[test]
+    fn a_failed_flush_is_retried_by_the_next() {
+        let d = tempfile::tempdir().unwrap();
+        let ix = Index::open(d.path()).unwrap();
+        let entry = |seq: u64| IndexEntry {
+            seq,
+            loc: Loc {
+                frame: FrameLoc { segment: 0, offset: seq * 100 + 64, len: 100 },
+                hash: *blake3::hash(&seq.to_be_bytes()).as_bytes(),
+                event_time: 0,
+            },
+            postings: vec![(Posting::Target, format!("t-{}", seq % 3).into_bytes())],
+            incident_head: None,
+        };
+        let st = ChainState::default();
+        let find = |ix: &Index| -> Vec<u64> { ix.postings(Posting::Target, b"t-1").collect::<Result<_, _>>().unwrap() };
+        ix.add(&(0..10).map(entry).collect::<Vec<_>>(), &st).unwrap();
+        ix.wait_idle();
+        flush_runs(&ix.pending.0, &ix.runs).unwrap();
+        // The runs directory becomes a file: the next run cannot be written.
+        let runs_dir = d.path().join("runs");
+        std::fs::rename(&runs_dir, d.path().join("runs.away")).unwrap();
+        std::fs::write(&runs_dir, b"in the way").unwrap();
+        ix.add(&(10..20).map(entry).collect::<Vec<_>>(), &st).unwrap();
+        ix.wait_idle();
+        assert!(flush_runs(&ix.pending.0, &ix.runs).is_err());
+        let want: Vec<u64> = (0..20).filter(|s| s % 3 == 1).collect();
+        assert_eq!(find(&ix), want, "pending still answers");
+        std::fs::remove_file(&runs_dir).unwrap();
+        std::fs::rename(d.path().join("runs.away"), &runs_dir).unwrap();
+        ix.add(&(20..30).map(entry).collect::<Vec<_>>(), &st).unwrap();
+        ix.wait_idle();
+        flush_runs(&ix.pending.0, &ix.runs).unwrap();
+        assert!(lock(&ix.pending.0).post.is_empty(), "everything reached a run");
+        assert_eq!(find(&ix), (0..30).filter(|s| s % 3 == 1).collect::<Vec<_>>());
+        assert_eq!(ix.runs.covered(), 30);
     }
 
     #[test]

@@ -323,12 +323,13 @@ impl Runs {
 
     /// Makes `pairs` durable as a new run (merging runs of similar size), and records that the runs
     /// now hold every posting below `covered`.
-    pub(super) fn flush(&self, mut pairs: Vec<(Key, u64)>, covered: u64) -> Result<(), IndexError> {
+    pub(super) fn flush(&self, pairs: &[(Key, u64)], covered: u64) -> Result<(), IndexError> {
         let _g = self.change.lock().unwrap_or_else(|p| p.into_inner());
         let live = self.live();
         let mut runs = live.runs.clone();
         let mut next_id = live.next_id;
         let mut retired = Vec::new();
+        let mut pairs = pairs.to_vec();
         pairs.sort_unstable();
         pairs.dedup();
         if !pairs.is_empty() {
@@ -495,7 +496,7 @@ mod tests {
                 if size > 2 {
                     pairs.push(pairs[0]);
                 }
-                runs.flush(pairs, seq).unwrap();
+                runs.flush(&pairs, seq).unwrap();
                 assert!(runs.live().runs.len() <= 12, "runs stay few: {}", runs.live().runs.len());
             }
             let (k, s) = want.iter().find(|(_, v)| v.len() > 1).map(|(k, v)| (*k, v[1])).unwrap();
@@ -529,7 +530,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let runs = Runs::open(d.path()).unwrap();
         let pairs: Vec<(Key, u64)> = (0..300u32).map(|i| (key(4, i), u64::from(i))).collect();
-        runs.flush(pairs, 300).unwrap();
+        runs.flush(&pairs, 300).unwrap();
         let path = runs.live().runs[0].path.clone();
         drop(runs);
         let mut bytes = fs::read(&path).unwrap();

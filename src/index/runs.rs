@@ -326,30 +326,48 @@ impl Runs {
     pub(super) fn flush(&self, pairs: &[(Key, u64)], covered: u64) -> Result<(), IndexError> {
         let _g = self.change.lock().unwrap_or_else(|p| p.into_inner());
         let live = self.live();
-        let mut runs = live.runs.clone();
         let mut next_id = live.next_id;
-        let mut retired = Vec::new();
-        let mut pairs = pairs.to_vec();
-        pairs.sort_unstable();
-        pairs.dedup();
-        if !pairs.is_empty() {
-            let n = pairs.len() as u64;
-            runs.push(Arc::new(Run::write(&self.dir, next_id, n, pairs.into_iter().map(Ok))?));
-            next_id += 1;
-        }
-        // Merge the newest two while the older is at most twice the newer (or there are too many).
-        while runs.len() >= 2 {
-            let (a, b) = (&runs[runs.len() - 2], &runs[runs.len() - 1]);
-            if a.pairs > 2 * b.pairs && runs.len() <= MAX_RUNS {
-                break;
+        let built = (|| {
+            let mut runs = live.runs.clone();
+            let mut retired = Vec::new();
+            let mut pairs = pairs.to_vec();
+            pairs.sort_unstable();
+            pairs.dedup();
+            if !pairs.is_empty() {
+                let n = pairs.len() as u64;
+                runs.push(Arc::new(Run::write(&self.dir, next_id, n, pairs.into_iter().map(Ok))?));
+                next_id += 1;
             }
-            let merged = merge(&self.dir, next_id, a, b)?;
-            next_id += 1;
-            retired.push(runs.pop().unwrap_or_else(|| unreachable!()));
-            retired.push(runs.pop().unwrap_or_else(|| unreachable!()));
-            runs.push(Arc::new(merged));
+            // Merge the newest two while the older is at most twice the newer (or there are too
+            // many).
+            while runs.len() >= 2 {
+                let (a, b) = (&runs[runs.len() - 2], &runs[runs.len() - 1]);
+                if a.pairs > 2 * b.pairs && runs.len() <= MAX_RUNS {
+                    break;
+                }
+                let merged = merge(&self.dir, next_id, a, b)?;
+                next_id += 1;
+                retired.push(runs.pop().unwrap_or_else(|| unreachable!()));
+                retired.push(runs.pop().unwrap_or_else(|| unreachable!()));
+                runs.push(Arc::new(merged));
+            }
+            Ok((runs, retired))
+        })();
+        let done = built.and_then(|(runs, retired)| {
+            self.install(Live { runs, covered: covered.max(live.covered), next_id }, retired)
+        });
+        if done.is_err() {
+            self.discard(live.next_id, next_id);
         }
-        self.install(Live { runs, covered: covered.max(live.covered), next_id }, retired)
+        done
+    }
+
+    /// Deletes the run files an attempt that failed may have written (ids `from..=to`), so that a
+    /// later attempt can use those ids again.
+    fn discard(&self, from: u64, to: u64) {
+        for id in from..=to {
+            let _ = fs::remove_file(self.dir.join(run_name(id)));
+        }
     }
 
     /// Writes the manifest for `live`, makes it current and deletes the retired runs' files.
@@ -378,27 +396,36 @@ impl Runs {
     pub(super) fn remove(&self, key: &Key, seq: u64) -> Result<(), IndexError> {
         let _g = self.change.lock().unwrap_or_else(|p| p.into_inner());
         let live = self.live();
-        let mut runs = Vec::with_capacity(live.runs.len());
-        let mut retired = Vec::new();
         let mut next_id = live.next_id;
-        for run in &live.runs {
-            let mut seqs = Vec::new();
-            run.get(key, &mut seqs)?;
-            if !seqs.contains(&seq) {
-                runs.push(run.clone());
-                continue;
+        let built = (|| {
+            let mut runs = Vec::with_capacity(live.runs.len());
+            let mut retired = Vec::new();
+            for run in &live.runs {
+                let mut seqs = Vec::new();
+                run.get(key, &mut seqs)?;
+                if !seqs.contains(&seq) {
+                    runs.push(run.clone());
+                    continue;
+                }
+                if run.pairs > 1 {
+                    let kept = run.pairs().filter(|p| !matches!(p, Ok((k, s)) if k == key && *s == seq));
+                    runs.push(Arc::new(Run::write(&self.dir, next_id, run.pairs, kept)?));
+                    next_id += 1;
+                }
+                retired.push(run.clone());
             }
-            if run.pairs > 1 {
-                let kept = run.pairs().filter(|p| !matches!(p, Ok((k, s)) if k == key && *s == seq));
-                runs.push(Arc::new(Run::write(&self.dir, next_id, run.pairs, kept)?));
-                next_id += 1;
+            Ok((runs, retired))
+        })();
+        let done = built.and_then(|(runs, retired)| {
+            if retired.is_empty() {
+                return Ok(());
             }
-            retired.push(run.clone());
+            self.install(Live { runs, covered: live.covered, next_id }, retired)
+        });
+        if done.is_err() {
+            self.discard(live.next_id, next_id);
         }
-        if retired.is_empty() {
-            return Ok(());
-        }
-        self.install(Live { runs, covered: live.covered, next_id }, retired)
+        done
     }
 
     /// Drops every run (before a rebuild).
@@ -522,6 +549,29 @@ mod tests {
         runs.clear().unwrap();
         assert_eq!(runs.covered(), 0);
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    /// A flush that fails leaves no file in the way of the next one (a run file is created with
+    /// `create_new`, under the next id).
+    #[test]
+    fn a_failed_flush_leaves_the_next_id_free() {
+        let d = tempfile::tempdir().unwrap();
+        let runs = Runs::open(d.path()).unwrap();
+        let pairs: Vec<(Key, u64)> = (0..10u32).map(|i| (key(2, i), u64::from(i))).collect();
+        runs.flush(&pairs, 10).unwrap();
+        // Something (a half-written run of an attempt that failed) holds the next id's name.
+        let next = runs.live().next_id;
+        fs::write(d.path().join(run_name(next)), b"partial").unwrap();
+        let more: Vec<(Key, u64)> = (10..20u32).map(|i| (key(2, i), u64::from(i))).collect();
+        assert!(runs.flush(&more, 20).is_err());
+        assert_eq!(runs.covered(), 10, "a failed flush covers nothing new");
+        runs.flush(&more, 20).unwrap();
+        assert_eq!(runs.covered(), 20);
+        for i in 0..20u32 {
+            let mut got = Vec::new();
+            runs.get(&key(2, i), &mut got).unwrap();
+            assert_eq!(got, vec![u64::from(i)]);
+        }
     }
 
     /// A damaged block is reported when read; a damaged footer or manifest when opened.

@@ -261,7 +261,7 @@ struct Live {
 pub(super) struct Runs {
     dir: PathBuf,
     live: RwLock<Arc<Live>>,
-    /// Serialises the changes (flushes, merges, removals, clearing).
+    /// Serialises the changes ([`Runs::update`]: flushes, merges, removals, clearing).
     change: Mutex<()>,
     /// Held through a whole flush by the index (taking postings, writing, dropping them from the
     /// pending set), so that two flushes never cross.
@@ -324,10 +324,7 @@ impl Runs {
     /// Makes `pairs` durable as a new run (merging runs of similar size), and records that the runs
     /// now hold every posting below `covered`.
     pub(super) fn flush(&self, pairs: &[(Key, u64)], covered: u64) -> Result<(), IndexError> {
-        let _g = self.change.lock().unwrap_or_else(|p| p.into_inner());
-        let live = self.live();
-        let mut next_id = live.next_id;
-        let built = (|| {
+        self.update(|live, next_id| {
             let mut runs = live.runs.clone();
             let mut retired = Vec::new();
             let mut pairs = pairs.to_vec();
@@ -335,8 +332,8 @@ impl Runs {
             pairs.dedup();
             if !pairs.is_empty() {
                 let n = pairs.len() as u64;
-                runs.push(Arc::new(Run::write(&self.dir, next_id, n, pairs.into_iter().map(Ok))?));
-                next_id += 1;
+                runs.push(Arc::new(Run::write(&self.dir, *next_id, n, pairs.into_iter().map(Ok))?));
+                *next_id += 1;
             }
             // Merge the newest two while the older is at most twice the newer (or there are too
             // many).
@@ -345,29 +342,65 @@ impl Runs {
                 if a.pairs > 2 * b.pairs && runs.len() <= MAX_RUNS {
                     break;
                 }
-                let merged = merge(&self.dir, next_id, a, b)?;
-                next_id += 1;
+                let merged = merge(&self.dir, *next_id, a, b)?;
+                *next_id += 1;
                 retired.push(runs.pop().unwrap_or_else(|| unreachable!()));
                 retired.push(runs.pop().unwrap_or_else(|| unreachable!()));
                 runs.push(Arc::new(merged));
             }
-            Ok((runs, retired))
-        })();
-        let done = built.and_then(|(runs, retired)| {
-            self.install(Live { runs, covered: covered.max(live.covered), next_id }, retired)
-        });
-        if done.is_err() {
-            self.discard(live.next_id, next_id);
-        }
-        done
+            Ok(Some(Update { runs, covered: covered.max(live.covered), retired }))
+        })
     }
 
-    /// Deletes the run files an attempt that failed may have written (ids `from..=to`), so that a
+    /// Removes one posting (erasure), rewriting the runs that hold it.
+    pub(super) fn remove(&self, key: &Key, seq: u64) -> Result<(), IndexError> {
+        self.update(|live, next_id| {
+            let mut runs = Vec::with_capacity(live.runs.len());
+            let mut retired = Vec::new();
+            for run in &live.runs {
+                let mut seqs = Vec::new();
+                run.get(key, &mut seqs)?;
+                if !seqs.contains(&seq) {
+                    runs.push(run.clone());
+                    continue;
+                }
+                if run.pairs > 1 {
+                    let kept = run.pairs().filter(|p| !matches!(p, Ok((k, s)) if k == key && *s == seq));
+                    runs.push(Arc::new(Run::write(&self.dir, *next_id, run.pairs, kept)?));
+                    *next_id += 1;
+                }
+                retired.push(run.clone());
+            }
+            Ok((!retired.is_empty()).then_some(Update { runs, covered: live.covered, retired }))
+        })
+    }
+
+    /// Drops every run (before a rebuild).
+    pub(super) fn clear(&self) -> Result<(), IndexError> {
+        self.update(|live, _| Ok(Some(Update { runs: Vec::new(), covered: 0, retired: live.runs.clone() })))
+    }
+
+    /// Every change to the runs, one at a time: `build` writes the new run files it needs, taking
+    /// ids from `next_id`, and says what replaces the live runs (`None`: nothing changes). The new
+    /// manifest is then made current. If anything fails, the files written are deleted, so that a
     /// later attempt can use those ids again.
-    fn discard(&self, from: u64, to: u64) {
-        for id in from..=to {
-            let _ = fs::remove_file(self.dir.join(run_name(id)));
+    fn update(
+        &self,
+        build: impl FnOnce(&Live, &mut u64) -> Result<Option<Update>, IndexError>,
+    ) -> Result<(), IndexError> {
+        let _g = self.change.lock().unwrap_or_else(|p| p.into_inner());
+        let live = self.live();
+        let mut next_id = live.next_id;
+        let done = build(&live, &mut next_id).and_then(|u| match u {
+            Some(Update { runs, covered, retired }) => self.install(Live { runs, covered, next_id }, retired),
+            None => Ok(()),
+        });
+        if done.is_err() {
+            for id in live.next_id..=next_id {
+                let _ = fs::remove_file(self.dir.join(run_name(id)));
+            }
         }
+        done
     }
 
     /// Writes the manifest for `live`, makes it current and deletes the retired runs' files.
@@ -391,49 +424,14 @@ impl Runs {
         }
         Ok(())
     }
+}
 
-    /// Removes one posting (erasure), rewriting the runs that hold it.
-    pub(super) fn remove(&self, key: &Key, seq: u64) -> Result<(), IndexError> {
-        let _g = self.change.lock().unwrap_or_else(|p| p.into_inner());
-        let live = self.live();
-        let mut next_id = live.next_id;
-        let built = (|| {
-            let mut runs = Vec::with_capacity(live.runs.len());
-            let mut retired = Vec::new();
-            for run in &live.runs {
-                let mut seqs = Vec::new();
-                run.get(key, &mut seqs)?;
-                if !seqs.contains(&seq) {
-                    runs.push(run.clone());
-                    continue;
-                }
-                if run.pairs > 1 {
-                    let kept = run.pairs().filter(|p| !matches!(p, Ok((k, s)) if k == key && *s == seq));
-                    runs.push(Arc::new(Run::write(&self.dir, next_id, run.pairs, kept)?));
-                    next_id += 1;
-                }
-                retired.push(run.clone());
-            }
-            Ok((runs, retired))
-        })();
-        let done = built.and_then(|(runs, retired)| {
-            if retired.is_empty() {
-                return Ok(());
-            }
-            self.install(Live { runs, covered: live.covered, next_id }, retired)
-        });
-        if done.is_err() {
-            self.discard(live.next_id, next_id);
-        }
-        done
-    }
-
-    /// Drops every run (before a rebuild).
-    pub(super) fn clear(&self) -> Result<(), IndexError> {
-        let _g = self.change.lock().unwrap_or_else(|p| p.into_inner());
-        let live = self.live();
-        self.install(Live { runs: Vec::new(), covered: 0, next_id: live.next_id }, live.runs.clone())
-    }
+/// What one change to the runs makes of them (see [`Runs::update`]): the new live runs, the ledger
+/// size they cover, and the runs they replace.
+struct Update {
+    runs: Vec<Arc<Run>>,
+    covered: u64,
+    retired: Vec<Arc<Run>>,
 }
 
 /// Merges two runs into run `id` (pairs in order, repeats once), streaming.
@@ -496,6 +494,13 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
+    /// The seqs the runs hold under `k`, as `Runs::get` gives them.
+    fn lookup(runs: &Runs, k: &Key) -> Vec<u64> {
+        let mut out = Vec::new();
+        runs.get(k, &mut out).unwrap();
+        out
+    }
+
     fn key(kind: u8, v: u32) -> Key {
         let mut k = [0u8; 17];
         k[0] = kind;
@@ -534,16 +539,13 @@ mod tests {
         let runs = Runs::open(d.path()).unwrap();
         assert_eq!(runs.covered(), seq);
         for (k, v) in &want {
-            let mut got = Vec::new();
-            runs.get(k, &mut got).unwrap();
+            let mut got = lookup(&runs, k);
             got.sort_unstable();
             got.dedup();
             assert_eq!(&got, v);
         }
-        let mut none = Vec::new();
-        runs.get(&key(4, 999_999), &mut none).unwrap();
-        runs.get(&key(5, 1), &mut none).unwrap();
-        assert!(none.is_empty());
+        assert!(lookup(&runs, &key(4, 999_999)).is_empty());
+        assert!(lookup(&runs, &key(5, 1)).is_empty());
         let files = fs::read_dir(d.path()).unwrap().count();
         assert_eq!(files, runs.live().runs.len() + 1, "only the live runs and the manifest remain");
         runs.clear().unwrap();
@@ -568,9 +570,7 @@ mod tests {
         runs.flush(&more, 20).unwrap();
         assert_eq!(runs.covered(), 20);
         for i in 0..20u32 {
-            let mut got = Vec::new();
-            runs.get(&key(2, i), &mut got).unwrap();
-            assert_eq!(got, vec![u64::from(i)]);
+            assert_eq!(lookup(&runs, &key(2, i)), vec![u64::from(i)]);
         }
     }
 

@@ -326,6 +326,19 @@ struct Pending {
     failed: Option<String>,
 }
 
+impl Pending {
+    /// Drops the first `n` seqs pending under `key`: they are stored now. Items leave the pending
+    /// set in the order they entered it.
+    fn release(&mut self, key: &[u8; 17], n: usize) {
+        if let Some(q) = self.post.get_mut(key) {
+            q.drain(..n.min(q.len()));
+            if q.is_empty() {
+                self.post.remove(key);
+            }
+        }
+    }
+}
+
 /// Works the indexer may have queued before an append waits for it.
 const INDEXER_QUEUE: usize = 64;
 
@@ -357,12 +370,7 @@ fn flush_runs(pending: &Mutex<Pending>, runs: &Runs) -> Result<(), IndexError> {
     }
     let mut p = lock(pending);
     for (k, n) in counts {
-        if let Some(q) = p.post.get_mut(&k) {
-            q.drain(..n.min(q.len()));
-            if q.is_empty() {
-                p.post.remove(&k);
-            }
-        }
+        p.release(&k, n);
     }
     Ok(())
 }
@@ -433,12 +441,7 @@ fn indexer_loop(
                     }
                 }
                 for (prefix, seqs) in w.post.iter().filter(|(p, _)| !in_runs(p)) {
-                    if let Some(q) = p.post.get_mut(prefix) {
-                        q.drain(..seqs.len().min(q.len()));
-                        if q.is_empty() {
-                            p.post.remove(prefix);
-                        }
-                    }
+                    p.release(prefix, seqs.len());
                 }
                 let n: usize = w.time.iter().map(|(_, v)| v.len()).sum();
                 let n = n.min(p.time.len());
@@ -848,7 +851,7 @@ impl Index {
     pub fn postings(&self, kind: Posting, value: &[u8]) -> impl Iterator<Item = Result<u64, IndexError>> {
         let prefix = self.posting_prefix(kind, value);
         let seqs = (|| {
-            // Pending first, then sled (see `Pending`).
+            // Pending first, then the runs or sled (see `Pending`).
             let mut out: Vec<u64> =
                 lock(&self.pending.0).post.get(&prefix).map(|q| q.iter().copied().collect()).unwrap_or_default();
             if in_runs(&prefix) {

@@ -28,7 +28,7 @@
 //!
 //! The cases append one record over and over, so the index writes few postings. A last batch case
 //! gives each record its own target and evidence ID, as real records have: each distinct value is
-//! one more sled insert on the indexer thread.
+//! one more posting for the indexer thread to put into a run.
 //!
 //! The fsync floor is a plain write + `fdatasync` of a growing file with nothing else touching the
 //! disk. On a virtual disk its latency depends on other I/O in flight (a concurrent fsync can make it
@@ -159,7 +159,7 @@ impl Fixture {
     }
 
     /// `n` copies of the record, each with its own target and evidence ID, as real records have:
-    /// every distinct value is a posting the index writes to sled.
+    /// every distinct value is a posting of its own in the index.
     fn distinct_records(&self, n: usize, round: usize) -> Vec<Record> {
         (0..n)
             .map(|i| {
@@ -602,8 +602,8 @@ fn summary(fx: &Fixture) {
         }
         batches.push((n, p));
     }
-    // The batch of 1000 again with a distinct target and evidence ID per record (two sled inserts
-    // each on the indexer thread), beside the parallel sign rate now.
+    // The batch of 1000 again with a distinct target and evidence ID per record (two postings of
+    // their own each, for the indexer thread's runs), beside the parallel sign rate now.
     let mut distinct = Paired::new();
     {
         let reps = if smoke { 1 } else { 10 };

@@ -126,7 +126,7 @@ fn mapped_records(path: &Path) -> Vec<Record> {
     for ev in read_events(Source::CloudTrail, File::open(path).expect("open input")).expect("read input") {
         let ev = ev.expect("event");
         let Ok(Outcome::Records(recs)) = map_event(Source::CloudTrail, &ev, &opts) else { panic!("not a change") };
-        out.extend(recs.into_iter().map(|m| Record::from_value(m.record).expect("valid record")));
+        out.extend(recs.into_iter().map(|m| m.record));
     }
     out
 }
@@ -185,7 +185,7 @@ fn child(args: &[String]) {
                 let Ok(Outcome::Records(recs)) = map_event(Source::CloudTrail, &ev.expect("event"), &opts) else {
                     panic!("not a change")
                 };
-                batch.extend(recs.into_iter().map(|m| Record::from_value(m.record).expect("valid record")));
+                batch.extend(recs.into_iter().map(|m| m.record));
                 if batch.len() >= FLOOR_BATCH {
                     n += ledger.append_batch(&key, std::mem::take(&mut batch), None).expect("append_batch").len();
                 }

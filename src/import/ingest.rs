@@ -18,15 +18,16 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
+use std::sync::mpsc;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use rayon::prelude::*;
 
-use super::{map_event, read_events, ImportError, ImportOptions, Outcome, RawEvent, Source};
+use super::{map_checked, read_events, ImportError, ImportOptions, Outcome, RawEvent, Source};
 use crate::ledger::{Ledger, LedgerError, Receipt};
-use crate::record::Record;
+use crate::record::{Approval, Record};
 use crate::sign::SecretKey;
 
 /// Records per durable batch in the append pass.
@@ -121,27 +122,27 @@ pub fn ingest(
     progress: &dyn Fn(u64),
 ) -> Result<Summary, IngestError> {
     opts.import.validate()?;
-    let mut s = Summary { source: opts.source.name().to_string(), file: file.to_string(), ..Default::default() };
+    let approval = opts.import.record_approval(opts.source)?;
     let (spool, spool_file) = Spool::create()?;
-    let mut spool_w = BufWriter::new(spool_file);
-    // Fingerprints of (record key, event digest) seen in this input.
-    let mut seen: HashSet<[u8; 16]> = HashSet::new();
-    let mut pending = 0u64;
+    let mut pass = FirstPass {
+        s: Summary { source: opts.source.name().to_string(), file: file.to_string(), ..Default::default() },
+        seen: HashSet::new(),
+        spool_w: BufWriter::new(spool_file),
+        pending: 0,
+        out,
+        progress,
+    };
     let mut reader = read_events(opts.source, input).map_err(|e| e.in_file(file))?;
-    loop {
-        // Mapping, validating and serialising an event is independent of every other event: done on
-        // all cores, a chunk at a time; everything that depends on order or on the ledger is not.
-        let chunk: Vec<Result<RawEvent, ImportError>> = reader.by_ref().take(MAP_CHUNK).collect();
-        if chunk.is_empty() {
-            break;
-        }
-        // The ledger lookups for duplicates are made here too: the ledger does not change during
-        // this pass, so they are independent of order as well.
-        #[allow(clippy::type_complexity)]
-        let chunk: Vec<(Result<RawEvent, ImportError>, Option<Prepared>, Option<Result<Known, LedgerError>>)> = chunk
+    // Mapping, validating and serialising an event is independent of every other event, and so are
+    // the ledger lookups for duplicates (the ledger does not change during this pass): they run on
+    // all cores, a chunk at a time. Reading the input and the bookkeeping that depends on order stay
+    // on this thread, and overlap with the mapping of the next chunk, so that neither waits for the
+    // other.
+    let map_chunk = |chunk: Vec<Result<RawEvent, ImportError>>| -> Vec<Mapped> {
+        chunk
             .into_par_iter()
             .map(|ev| {
-                let prepared = ev.as_ref().ok().map(|ev| prepare(opts.source, ev, &opts.import));
+                let prepared = ev.as_ref().ok().map(|ev| prepare(opts.source, ev, &opts.import, &approval));
                 let known = match (&prepared, ledger) {
                     (Some(Prepared::Mapped { digest, records, .. }), Some((l, _))) => {
                         Some(known(l, opts.source, digest, records))
@@ -150,94 +151,38 @@ pub fn ingest(
                 };
                 (ev, prepared, known)
             })
-            .collect();
-        for (ev, prepared, known) in chunk {
-            let ev = match ev {
-                Ok(ev) => ev,
-                Err(e) if opts.skip_invalid && !matches!(e, ImportError::Io { .. }) => {
-                    s.invalid += 1;
-                    s.invalid_events.push(e.to_string());
-                    continue;
+            .collect()
+    };
+    rayon::in_place_scope(|scope| -> Result<(), IngestError> {
+        let mut in_flight: Option<mpsc::Receiver<Vec<Mapped>>> = None;
+        loop {
+            let chunk: Vec<Result<RawEvent, ImportError>> = reader.by_ref().take(MAP_CHUNK).collect();
+            let next = (!chunk.is_empty()).then(|| {
+                let (tx, rx) = mpsc::sync_channel(1);
+                let map_chunk = &map_chunk;
+                scope.spawn(move |_| {
+                    // The receiver is gone only when this thread has returned an error.
+                    let _ = tx.send(map_chunk(chunk));
+                });
+                rx
+            });
+            if let Some(rx) = in_flight.take() {
+                // A mapping job that panicked drops its sender; the scope re-raises the panic.
+                let Ok(chunk) = rx.recv() else { break };
+                for m in chunk {
+                    tally(&mut pass, opts, file, m)?;
                 }
-                Err(e) => return Err(e.in_file(file).into()),
-            };
-            s.events += 1;
-            if s.events.is_multiple_of(1000) {
-                progress(s.events);
             }
-            let (digest, is_context, records) = match prepared {
-                Some(Prepared::Mapped { digest, is_context, records }) => (digest, is_context, records),
-                Some(Prepared::Skipped(reason)) => {
-                    s.skipped += 1;
-                    if opts.explain {
-                        s.skipped_events.push(format!("{}: {reason}", ev.position()));
-                    }
-                    continue;
-                }
-                Some(Prepared::Refused(e)) if opts.skip_invalid => {
-                    s.invalid += 1;
-                    s.invalid_events.push(e.to_string());
-                    continue;
-                }
-                Some(Prepared::Refused(e)) => return Err(e.in_file(file).into()),
-                Some(Prepared::Invalid(problem)) if opts.skip_invalid => {
-                    s.invalid += 1;
-                    s.invalid_events.push(format!("{}: {problem}", ev.position()));
-                    continue;
-                }
-                Some(Prepared::Invalid(problem)) => {
-                    return Err(IngestError::Invalid {
-                        file: file.to_string(),
-                        pos: ev.position().to_string(),
-                        problem,
-                    })
-                }
-                None => unreachable!("every event read is prepared"),
-            };
-            // How many of this event's records the ledger already holds (a prefix of them, see above),
-            // and which records' event IDs it holds.
-            let known = known.transpose()?;
-            for (i, (rec, key, line)) in records.into_iter().enumerate() {
-                if !seen.insert(fingerprint(&key, &digest)) {
-                    s.already_present += 1;
-                    continue;
-                }
-                if let Some(k) = &known {
-                    let present = k.present;
-                    if (i as u64) < present {
-                        s.already_present += 1;
-                        continue;
-                    }
-                    // Records of this very event (same bytes) carry the ID too: no conflict with those.
-                    if let Some(id) = rec.evidence.first().and_then(|e| e.id.clone()).filter(|_| present == 0) {
-                        if k.id_known.get(i).copied().unwrap_or(false) {
-                            s.id_conflicts += 1;
-                            s.conflicts.push(format!(
-                                "{}: event ID {id} is already in the ledger with different event bytes; imported as a separate record",
-                                ev.position()
-                            ));
-                        }
-                    }
-                }
-                if is_context {
-                    s.context += 1;
-                } else {
-                    *s.mapped.entry(rec.action.as_str().to_string()).or_default() += 1;
-                }
-                if opts.dry_run {
-                    out.write_all(&line)?;
-                    writeln!(out)?;
-                } else {
-                    spool_w.write_all(&line)?;
-                    writeln!(spool_w)?;
-                    pending += 1;
-                }
+            match next {
+                Some(rx) => in_flight = Some(rx),
+                None => break,
             }
         }
-    }
+        Ok(())
+    })?;
+    let FirstPass { mut s, spool_w, pending, .. } = pass;
     progress(s.events);
-    spool_w.flush()?;
-    drop(spool_w);
+    spool_w.into_inner().map_err(|e| e.into_error())?;
     if opts.dry_run || pending == 0 {
         return Ok(s);
     }
@@ -246,23 +191,141 @@ pub fn ingest(
             "an import needs a ledger and a key (or --dry-run)".into(),
         )));
     };
-    let mut lines = BufReader::new(File::open(&spool.path)?).lines();
-    loop {
-        let chunk: Vec<String> = lines.by_ref().take(APPEND_BATCH).collect::<Result<_, _>>()?;
-        if chunk.is_empty() {
-            break;
+    // The next batch is read back and parsed while the current one is appended.
+    let spooled = File::open(&spool.path)?;
+    std::thread::scope(|threads| -> Result<(), IngestError> {
+        let (tx, rx) = mpsc::sync_channel::<std::io::Result<Vec<Record>>>(1);
+        threads.spawn(move || {
+            let mut lines = BufReader::new(spooled).lines();
+            loop {
+                let batch = lines.by_ref().take(APPEND_BATCH).collect::<Result<Vec<String>, _>>().and_then(|chunk| {
+                    chunk
+                        .par_iter()
+                        .map(|l| serde_json::from_str(l))
+                        .collect::<Result<_, _>>()
+                        .map_err(std::io::Error::other)
+                });
+                let last = batch.as_ref().map_or(true, Vec::is_empty);
+                // The receiver is gone only when the append loop has stopped on an error.
+                if tx.send(batch).is_err() || last {
+                    break;
+                }
+            }
+        });
+        for batch in rx {
+            let batch = batch?;
+            if batch.is_empty() {
+                break;
+            }
+            let receipts: Vec<Receipt> = l.append_batch(key, batch, None)?;
+            s.appended += receipts.len() as u64;
+            s.first_seq = s.first_seq.or(receipts.first().map(|r| r.seq));
+            s.last_seq = receipts.last().map(|r| r.seq).or(s.last_seq);
         }
-        let batch: Vec<Record> = chunk
-            .par_iter()
-            .map(|l| serde_json::from_str(l))
-            .collect::<Result<_, _>>()
-            .map_err(std::io::Error::other)?;
-        let receipts: Vec<Receipt> = l.append_batch(key, batch, None)?;
-        s.appended += receipts.len() as u64;
-        s.first_seq = s.first_seq.or(receipts.first().map(|r| r.seq));
-        s.last_seq = receipts.last().map(|r| r.seq).or(s.last_seq);
-    }
+        Ok(())
+    })?;
     Ok(s)
+}
+
+/// The ordered part of the first pass: counts, duplicates within the input, the spool.
+struct FirstPass<'o> {
+    s: Summary,
+    /// Fingerprints of (record key, event digest) seen in this input.
+    seen: HashSet<[u8; 16]>,
+    spool_w: BufWriter<File>,
+    /// Records spooled for the append pass.
+    pending: u64,
+    /// Where a dry run prints its records.
+    out: &'o mut dyn Write,
+    progress: &'o dyn Fn(u64),
+}
+
+/// Takes one mapped event, in input order: counts it, drops the records the input or the ledger
+/// already holds, and spools (or, in a dry run, prints) the rest.
+fn tally(
+    p: &mut FirstPass<'_>,
+    opts: &IngestOptions,
+    file: &str,
+    (ev, prepared, known): Mapped,
+) -> Result<(), IngestError> {
+    let ev = match ev {
+        Ok(ev) => ev,
+        Err(e) if opts.skip_invalid && !matches!(e, ImportError::Io { .. }) => {
+            p.s.invalid += 1;
+            p.s.invalid_events.push(e.to_string());
+            return Ok(());
+        }
+        Err(e) => return Err(e.in_file(file).into()),
+    };
+    p.s.events += 1;
+    if p.s.events.is_multiple_of(1000) {
+        (p.progress)(p.s.events);
+    }
+    let (digest, is_context, records) = match prepared {
+        Some(Prepared::Mapped { digest, is_context, records }) => (digest, is_context, records),
+        Some(Prepared::Skipped(reason)) => {
+            p.s.skipped += 1;
+            if opts.explain {
+                p.s.skipped_events.push(format!("{}: {reason}", ev.position()));
+            }
+            return Ok(());
+        }
+        Some(Prepared::Refused(e)) if opts.skip_invalid => {
+            p.s.invalid += 1;
+            p.s.invalid_events.push(e.to_string());
+            return Ok(());
+        }
+        Some(Prepared::Refused(e)) => return Err(e.in_file(file).into()),
+        Some(Prepared::Invalid(problem)) if opts.skip_invalid => {
+            p.s.invalid += 1;
+            p.s.invalid_events.push(format!("{}: {problem}", ev.position()));
+            return Ok(());
+        }
+        Some(Prepared::Invalid(problem)) => {
+            return Err(IngestError::Invalid { file: file.to_string(), pos: ev.position().to_string(), problem })
+        }
+        None => unreachable!("every event read is prepared"),
+    };
+    // How many of this event's records the ledger already holds (a prefix of them, see above),
+    // and which records' event IDs it holds.
+    let known = known.transpose()?;
+    for (i, (rec, key, line)) in records.into_iter().enumerate() {
+        if !p.seen.insert(fingerprint(&key, &digest)) {
+            p.s.already_present += 1;
+            continue;
+        }
+        if let Some(k) = &known {
+            let present = k.present;
+            if (i as u64) < present {
+                p.s.already_present += 1;
+                continue;
+            }
+            // Records of this very event (same bytes) carry the ID too: no conflict with those.
+            if let Some(id) = rec.evidence.first().and_then(|e| e.id.clone()).filter(|_| present == 0) {
+                if k.id_known.get(i).copied().unwrap_or(false) {
+                    p.s.id_conflicts += 1;
+                    p.s.conflicts.push(format!(
+                        "{}: event ID {id} is already in the ledger with different event bytes; imported as a separate record",
+                        ev.position()
+                    ));
+                }
+            }
+        }
+        if is_context {
+            p.s.context += 1;
+        } else {
+            *p.s.mapped.entry(rec.action.as_str().to_string()).or_default() += 1;
+        }
+        if opts.dry_run {
+            p.out.write_all(&line)?;
+            writeln!(p.out)?;
+        } else {
+            p.spool_w.write_all(&line)?;
+            writeln!(p.spool_w)?;
+            p.pending += 1;
+        }
+    }
+    Ok(())
 }
 
 /// What the ledger already holds of one event: how many of its records carry its digest, and for
@@ -295,6 +358,10 @@ fn known(
     Ok(Known { present, id_known })
 }
 
+/// One event of the first pass with what the parallel part made of it: its records and what the
+/// ledger already holds of them.
+type Mapped = (Result<RawEvent, ImportError>, Option<Prepared>, Option<Result<Known, LedgerError>>);
+
 /// What the parallel part of the first pass makes of one event.
 enum Prepared {
     /// The importer refused the event (malformed, of another source, a required field missing).
@@ -307,8 +374,9 @@ enum Prepared {
     Mapped { digest: String, is_context: bool, records: Vec<(Record, String, Vec<u8>)> },
 }
 
-fn prepare(source: Source, ev: &RawEvent, opts: &ImportOptions) -> Prepared {
-    let (records, is_context) = match map_event(source, ev, opts) {
+fn prepare(source: Source, ev: &RawEvent, opts: &ImportOptions, approval: &Approval) -> Prepared {
+    let digest = ev.digest();
+    let (records, is_context) = match map_checked(source, ev, opts, approval, digest.clone()) {
         Ok(Outcome::Records(r)) => (r, false),
         Ok(Outcome::Context(r)) => (r, true),
         Ok(Outcome::Skipped { reason }) => return Prepared::Skipped(reason),
@@ -316,16 +384,19 @@ fn prepare(source: Source, ev: &RawEvent, opts: &ImportOptions) -> Prepared {
     };
     let mut out = Vec::with_capacity(records.len());
     for m in records {
-        let rec = match Record::from_value(m.record).and_then(|r| r.validate(0).map(|_| r)) {
-            Ok(r) => r,
-            Err(e) => return Prepared::Invalid(e.to_string()),
-        };
+        let rec = m.record;
+        // The importer screened every value it took from the event for credentials, and
+        // `ImportOptions::validate` the ones given with the import: the rest of the contract is
+        // checked here. (The append checks everything again, secrets included.)
+        if let Err(e) = rec.validate_with(0, false) {
+            return Prepared::Invalid(e.to_string());
+        }
         match serde_json::to_vec(&rec) {
             Ok(line) => out.push((rec, m.dedup_key, line)),
             Err(e) => return Prepared::Invalid(e.to_string()),
         }
     }
-    Prepared::Mapped { digest: ev.digest(), is_context, records: out }
+    Prepared::Mapped { digest, is_context, records: out }
 }
 
 /// A 16-byte fingerprint of a record's dedup key and its event's digest.

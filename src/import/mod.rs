@@ -8,8 +8,11 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::record::{Approval, Record};
 
 mod cloudtrail;
 pub mod docs;
@@ -108,6 +111,19 @@ impl ImportOptions {
         ImportOptions { incident: incident.into(), with_context: false, approval: None }
     }
 
+    /// The approval every record of `source` carries: the batch approval, or the statement that the
+    /// source event carries none.
+    pub(crate) fn record_approval(&self, source: Source) -> Result<Approval, ImportError> {
+        match &self.approval {
+            Some(v) => {
+                Approval::deserialize(v).map_err(|e| ImportError::Options { field: "approval", problem: e.to_string() })
+            }
+            None => {
+                Ok(Approval::None { note: format!("imported from {}; no approval in the source event", source.name()) })
+            }
+        }
+    }
+
     /// Checks the options against the contract (incident text, approval shape).
     pub fn validate(&self) -> Result<(), ImportError> {
         let bad = |field: &'static str, problem: &str| ImportError::Options { field, problem: problem.to_string() };
@@ -115,9 +131,19 @@ impl ImportOptions {
         if !text_ok(&self.incident, 128) {
             return Err(bad("incident", "must be 1 to 128 bytes without control characters"));
         }
+        // Importers screen every value they take from an event; the values given here are screened
+        // here, once, so that every record of the import is screened (see `ingest`).
+        let secret = |field: &'static str, text: &str| match secrets::looks_like_secret(text) {
+            Some(kind) => Err(bad(field, &format!("looks like {kind}; give an identifier, not a credential"))),
+            None => Ok(()),
+        };
+        secret("incident", &self.incident)?;
         let Some(approval) = &self.approval else {
             return Ok(());
         };
+        for text in approval.as_object().into_iter().flat_map(|o| o.values()).filter_map(Value::as_str) {
+            secret("approval", text)?;
+        }
         let obj = approval.as_object().ok_or_else(|| bad("approval", "must be an object"))?;
         let field_text = |k: &str, max: usize| obj.get(k).and_then(Value::as_str).is_some_and(|s| text_ok(s, max));
         if obj.contains_key("none") {
@@ -181,14 +207,22 @@ impl RawEvent {
     }
 }
 
-/// A record in the JSON contract's form, with the key that identifies it across imports.
+/// A record, with the key that identifies it across imports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MappedRecord {
-    /// The record, as custody's `append --json` accepts it.
-    pub record: Value,
+    /// The record, built by the importer and checked against the contract by `ingest`.
+    pub record: Record,
     /// `<source>:<event id>` (or `<source>:sha256:<hex>` for events without an id), with a `#...`
     /// suffix when one event yields several records (GCP binding deltas, Workspace events).
     pub dedup_key: String,
+}
+
+impl MappedRecord {
+    /// The record in the JSON contract's form, as `custody append --json` takes it.
+    pub fn json(&self) -> Value {
+        // A record always serialises: its maps have string keys.
+        serde_json::to_value(&self.record).unwrap_or(Value::Null)
+    }
 }
 
 /// What one event became.
@@ -272,6 +306,18 @@ pub(crate) fn source_check(source: Source, ev: &RawEvent) -> Result<(), ImportEr
 /// source, or a missing event-name field.
 pub fn map_event(source: Source, ev: &RawEvent, opts: &ImportOptions) -> Result<Outcome, ImportError> {
     opts.validate()?;
+    map_checked(source, ev, opts, &opts.record_approval(source)?, ev.digest())
+}
+
+/// [`map_event`] for options already validated, with their approval and the event's digest already
+/// computed (an import computes the one once and the other once per event).
+pub(crate) fn map_checked(
+    source: Source,
+    ev: &RawEvent,
+    opts: &ImportOptions,
+    approval: &Approval,
+    digest: String,
+) -> Result<Outcome, ImportError> {
     let value = parse(ev)?;
     shape(source, &value).map_err(|missing| wrong_format(source, ev.position(), &value, missing))?;
     let event_id = match source {
@@ -282,7 +328,7 @@ pub fn map_event(source: Source, ev: &RawEvent, opts: &ImportOptions) -> Result<
         Source::Gcp => gcp::event_id(&value),
         Source::GWorkspace => gworkspace::event_id(&value),
     };
-    let e = Ev { source, pos: ev.position(), value: &value, digest: ev.digest(), event_id, opts };
+    let e = Ev { source, pos: ev.position(), value: &value, digest, event_id, opts, approval: approval.clone() };
     match source {
         Source::CloudTrail => cloudtrail::map(&e),
         Source::Okta => okta::map(&e),

@@ -1,14 +1,16 @@
-//! Record-building step: turns a mapped draft into a custody record in the JSON contract's form
-//! (evidence with the event digest, approval, cleaned and secret-screened strings) and its dedup key.
+//! Record-building step: turns a mapped draft into a custody [`Record`] (evidence with the event
+//! digest, approval, cleaned and secret-screened strings) and its dedup key.
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use super::error::Position;
 use super::secrets::looks_like_secret;
 use super::table::{Action, ActorKind, MappingRow, TargetKind};
 use super::{ImportOptions, MappedRecord, Outcome, Source};
+use crate::record::{Actor, Approval, Evidence, Outcome as RecordOutcome, Record, Target};
+use crate::time::Timestamp;
 
 /// Contract limits (bytes).
 pub(crate) const ID_MAX: usize = 256;
@@ -18,25 +20,7 @@ pub(crate) const DETAIL_MAX: usize = 2048;
 pub(crate) const ATTR_MAX: usize = 1024;
 pub(crate) const ATTR_ENTRIES: usize = 64;
 
-/// Outcome status of a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Status {
-    Success,
-    Failure,
-    Partial,
-    Pending,
-}
-
-impl Status {
-    fn as_str(self) -> &'static str {
-        match self {
-            Status::Success => "success",
-            Status::Failure => "failure",
-            Status::Partial => "partial",
-            Status::Pending => "pending",
-        }
-    }
-}
+pub(crate) use crate::record::Status;
 
 /// One parsed event and what every record made from it shares.
 pub(crate) struct Ev<'a> {
@@ -48,6 +32,8 @@ pub(crate) struct Ev<'a> {
     /// The source's own event id, when the event has a usable one.
     pub event_id: Option<String>,
     pub opts: &'a ImportOptions,
+    /// The batch approval of `opts`, or the statement that the source event carries none.
+    pub approval: Approval,
 }
 
 impl Ev<'_> {
@@ -152,14 +138,19 @@ pub(crate) fn build(ev: &Ev<'_>, d: Draft, key_suffix: Option<String>) -> Mapped
     let scope =
         d.scope.as_deref().and_then(|s| screen("scope", s, SCOPE_MAX, &mut redacted)).filter(|s| s != "[redacted]");
 
-    let mut outcome = Map::new();
-    outcome.insert("status".into(), d.status.as_str().into());
-    if let Some(detail) = d.detail.as_deref().and_then(|s| screen("outcome.detail", s, DETAIL_MAX, &mut redacted)) {
-        outcome.insert("detail".into(), detail.into());
-    }
+    let detail = d.detail.as_deref().and_then(|s| screen("outcome.detail", s, DETAIL_MAX, &mut redacted));
 
-    let mut attrs = Map::new();
+    let mut attrs = BTreeMap::new();
     attributes.insert("source_event".into(), d.event.clone());
+    // A time the importer normalised always parses; were it ever not to, the record says so rather
+    // than carry a time nobody can read.
+    let occurred_at = d.occurred_at.and_then(|t| match Timestamp::parse(&t) {
+        Ok(t) => Some(t),
+        Err(_) => {
+            attributes.insert("occurred_at_unparsed".into(), t);
+            None
+        }
+    });
     for (k, v) in attributes {
         if attrs.len() >= ATTR_ENTRIES - 1 {
             break;
@@ -167,57 +158,42 @@ pub(crate) fn build(ev: &Ev<'_>, d: Draft, key_suffix: Option<String>) -> Mapped
         let mut hits = Vec::new();
         if let Some(v) = screen(&format!("attributes.{k}"), &v, ATTR_MAX, &mut hits) {
             if hits.is_empty() {
-                attrs.insert(k, v.into());
+                attrs.insert(k, v);
             } else {
                 redacted.extend(hits);
             }
         }
     }
     if !redacted.is_empty() {
-        attrs.insert("redacted".into(), redacted.join(",").into());
+        attrs.insert("redacted".into(), redacted.join(","));
     }
 
-    let mut evidence = Map::new();
-    evidence.insert("system".into(), source.into());
-    if let Some(id) = ev.event_id.as_deref().and_then(|i| clean(i, ID_MAX)) {
-        if looks_like_secret(&id).is_none() {
-            evidence.insert("id".into(), id.into());
-        }
-    }
-    evidence.insert("digest".into(), ev.digest.clone().into());
+    let id = ev.event_id.as_deref().and_then(|i| clean(i, ID_MAX)).filter(|id| looks_like_secret(id).is_none());
+    let evidence = Evidence { system: source.to_string(), id, digest: Some(ev.digest.clone()) };
 
-    let approval = ev
-        .opts
-        .approval
-        .clone()
-        .unwrap_or_else(|| json!({"none": format!("imported from {source}; no approval in the source event")}));
-
-    let mut record = Map::new();
-    record.insert("incident".into(), ev.opts.incident.clone().into());
-    record.insert("action".into(), d.action.as_str().into());
-    record.insert("actor".into(), json!({"id": actor_id, "kind": d.actor_kind.as_str()}));
-    record.insert(
-        "target".into(),
-        json!({"id": target_id, "kind": d.target_kind.as_str(), "system": ev.source.system()}),
-    );
-    if let Some(scope) = scope {
-        record.insert("scope".into(), scope.into());
-    }
-    record.insert("approval".into(), approval);
-    record.insert("reason".into(), reason.into());
-    record.insert("outcome".into(), Value::Object(outcome));
-    if let Some(t) = d.occurred_at {
-        record.insert("occurred_at".into(), t.into());
-    }
-    record.insert("evidence".into(), Value::Array(vec![Value::Object(evidence)]));
-    record.insert("attributes".into(), Value::Object(attrs));
+    let record = Record {
+        incident: ev.opts.incident.clone(),
+        action: d.action.record(),
+        actor: Actor { id: actor_id, kind: d.actor_kind.record() },
+        target: Target { id: target_id, kind: d.target_kind.record(), system: ev.source.system().to_string() },
+        scope,
+        approval: ev.approval.clone(),
+        reason,
+        outcome: RecordOutcome { status: d.status, detail },
+        occurred_at,
+        expires_at: None,
+        owner: None,
+        refs: Vec::new(),
+        evidence: vec![evidence],
+        attributes: attrs,
+    };
 
     let mut dedup_key = ev.dedup_base();
     if let Some(s) = key_suffix {
         dedup_key.push('#');
         dedup_key.push_str(&s);
     }
-    MappedRecord { record: Value::Object(record), dedup_key }
+    MappedRecord { record, dedup_key }
 }
 
 /// Wraps the records of one event: change rows give `Records`; context rows give `Context` with

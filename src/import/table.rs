@@ -47,6 +47,29 @@ impl Action {
             Action::Observe => "observe",
         }
     }
+
+    /// The same value in the record's closed set.
+    pub fn record(self) -> crate::record::Action {
+        use crate::record::Action as R;
+        match self {
+            Action::Grant => R::Grant,
+            Action::Revoke => R::Revoke,
+            Action::EmergencyGrant => R::EmergencyGrant,
+            Action::Rotate => R::Rotate,
+            Action::Disable => R::Disable,
+            Action::Enable => R::Enable,
+            Action::Create => R::Create,
+            Action::Delete => R::Delete,
+            Action::SessionRevoke => R::SessionRevoke,
+            Action::OwnershipChange => R::OwnershipChange,
+            Action::Recertify => R::Recertify,
+            Action::ExceptionAdd => R::ExceptionAdd,
+            Action::ExceptionRemove => R::ExceptionRemove,
+            Action::MfaReset => R::MfaReset,
+            Action::PolicyChange => R::PolicyChange,
+            Action::Observe => R::Observe,
+        }
+    }
 }
 
 /// Contract target kinds.
@@ -86,6 +109,26 @@ impl TargetKind {
             TargetKind::Other => "other",
         }
     }
+
+    /// The same value in the record's closed set.
+    pub fn record(self) -> crate::record::TargetKind {
+        use crate::record::TargetKind as R;
+        match self {
+            TargetKind::Human => R::Human,
+            TargetKind::ServiceAccount => R::ServiceAccount,
+            TargetKind::ApiKey => R::ApiKey,
+            TargetKind::OauthGrant => R::OauthGrant,
+            TargetKind::Token => R::Token,
+            TargetKind::Certificate => R::Certificate,
+            TargetKind::ServicePrincipal => R::ServicePrincipal,
+            TargetKind::Workload => R::Workload,
+            TargetKind::Agent => R::Agent,
+            TargetKind::Role => R::Role,
+            TargetKind::Group => R::Group,
+            TargetKind::Secret => R::Secret,
+            TargetKind::Other => R::Other,
+        }
+    }
 }
 
 /// Contract actor kinds.
@@ -103,6 +146,16 @@ impl ActorKind {
             ActorKind::Human => "human",
             ActorKind::Service => "service",
             ActorKind::System => "system",
+        }
+    }
+
+    /// The same value in the record's closed set.
+    pub fn record(self) -> crate::record::ActorKind {
+        use crate::record::ActorKind as R;
+        match self {
+            ActorKind::Human => R::Human,
+            ActorKind::Service => R::Service,
+            ActorKind::System => R::System,
         }
     }
 }

@@ -85,7 +85,7 @@ fn dump_samples() {
                 Outcome::Skipped { reason } => println!("{line}: SKIP {reason}"),
                 Outcome::Records(r) | Outcome::Context(r) => {
                     for m in r {
-                        let rec = &m.record;
+                        let rec = &m.json();
                         println!(
                             "{line}: {} | {} {} | actor {} ({}) | target {} ({}) | scope {} | {} {} | {} | {}",
                             m.dedup_key,
@@ -152,7 +152,7 @@ fn sample_counts_match_the_readme() {
         assert!(with.errors.is_empty(), "{file}: {:?}", with.errors);
         assert_eq!((with.change, with.context, with.skipped), (change, context, skip), "{file} with context");
         assert_eq!(with.records.len(), change_records + context_records, "{file} records with context");
-        let observe = with.records.iter().filter(|r| r.record["action"] == "observe").count();
+        let observe = with.records.iter().filter(|r| r.json()["action"] == "observe").count();
         assert_eq!(observe, context_records, "{file} observe records");
 
         let without = import(source, sample(file), false).unwrap();
@@ -341,15 +341,15 @@ fn every_sample_record_meets_the_contract() {
     for &(file, source, ..) in SAMPLE_FILES {
         let s = import(source, sample(file), true).unwrap();
         for m in &s.records {
-            contract_check(&m.record).unwrap_or_else(|e| panic!("{file}: {e}\n{}", m.record));
-            assert_eq!(m.record["target"]["system"], source.system());
-            assert_eq!(m.record["evidence"][0]["system"], source.name());
+            contract_check(&m.json()).unwrap_or_else(|e| panic!("{file}: {e}\n{}", m.json()));
+            assert_eq!(m.json()["target"]["system"], source.system());
+            assert_eq!(m.json()["evidence"][0]["system"], source.name());
             assert_eq!(
-                m.record["approval"]["none"],
+                m.json()["approval"]["none"],
                 format!("imported from {}; no approval in the source event", source.name())
             );
-            let reason = m.record["reason"].as_str().unwrap();
-            let event = m.record["attributes"]["source_event"].as_str().unwrap();
+            let reason = m.record.reason.as_str();
+            let event = &m.record.attributes["source_event"];
             assert!(reason.starts_with(&format!("imported from {}: {event}", source.name())), "{reason}");
             assert!(m.dedup_key.starts_with(&format!("{}:", source.name())));
         }
@@ -917,7 +917,7 @@ fn sample_events_map_as_expected() {
                 Outcome::Records(r) | Outcome::Context(r) => r,
                 Outcome::Skipped { reason } => panic!("{file}:{line} skipped: {reason}"),
             };
-            let r = &recs[idx].record;
+            let r = &recs[idx].json();
             names.insert(r["attributes"]["source_event"].as_str().unwrap().to_string());
             let at = format!("{file}:{line}#{idx}: {r}");
             assert_eq!(r["action"], action, "{at}");
@@ -937,9 +937,9 @@ fn failed_source_events_are_failures() {
     // A failed AttachRolePolicy is a failed grant, with the error code kept.
     let s = import(Source::CloudTrail, sample("cloudtrail-iam.jsonl"), true).unwrap();
     let Outcome::Records(r) = &s.by_line[&15] else { panic!() };
-    assert_eq!(r[0].record["action"], "grant");
-    assert_eq!(r[0].record["outcome"]["status"], "failure");
-    assert_eq!(r[0].record["outcome"]["detail"], "NoSuchEntity");
+    assert_eq!(r[0].json()["action"], "grant");
+    assert_eq!(r[0].json()["outcome"]["status"], "failure");
+    assert_eq!(r[0].json()["outcome"]["detail"], "NoSuchEntity");
     // Every sample event with an error field gives failure records.
     for &(file, source, ..) in SAMPLE_FILES {
         let text = std::fs::read_to_string(format!("{SAMPLES_DIR}/{file}")).unwrap();
@@ -959,7 +959,7 @@ fn failed_source_events_are_failures() {
                 continue; // skipped events (GetRole AccessDenied, RunInstances) give no record
             };
             for m in r {
-                assert_eq!(m.record["outcome"]["status"], "failure", "{file}:{}", i + 1);
+                assert_eq!(m.json()["outcome"]["status"], "failure", "{file}:{}", i + 1);
             }
         }
     }
@@ -999,11 +999,11 @@ fn credentials_in_events_never_reach_records() {
         let (Outcome::Records(recs) | Outcome::Context(recs)) = out else { panic!("{source}: {line} was skipped") };
         assert!(!recs.is_empty());
         for m in recs {
-            let text = m.record.to_string();
+            let text = m.json().to_string();
             for secret in PLANTED {
                 assert!(!text.contains(secret), "{source}: `{secret}` leaked into {text}");
             }
-            contract_check(&m.record).unwrap_or_else(|e| panic!("{source}: {e}: {text}"));
+            contract_check(&m.json()).unwrap_or_else(|e| panic!("{source}: {e}: {text}"));
         }
     }
     // The mapped ones are visibly redacted, not silently dropped.
@@ -1013,8 +1013,8 @@ fn credentials_in_events_never_reach_records() {
     else {
         panic!()
     };
-    assert_eq!(r[0].record["target"]["id"], "[redacted]");
-    assert_eq!(r[0].record["attributes"]["redacted"], "target.id");
+    assert_eq!(r[0].json()["target"]["id"], "[redacted]");
+    assert_eq!(r[0].json()["attributes"]["redacted"], "target.id");
 }
 
 fn sample_text(file: &str) -> String {
@@ -1102,17 +1102,17 @@ fn workspace_activities_give_one_record_per_event() {
     assert_eq!(r[0].dedup_key, "gworkspace:-42#0.ASSIGN_ROLE");
     assert_eq!(r[1].dedup_key, "gworkspace:-42#2.UNASSIGN_ROLE");
     assert_eq!(
-        (r[0].record["action"].as_str(), r[0].record["target"]["id"].as_str()),
+        (r[0].json()["action"].as_str(), r[0].json()["target"]["id"].as_str()),
         (Some("grant"), Some("eve@x.io"))
     );
     assert_eq!(
-        (r[1].record["action"].as_str(), r[1].record["target"]["id"].as_str()),
+        (r[1].json()["action"].as_str(), r[1].json()["target"]["id"].as_str()),
         (Some("revoke"), Some("mallory@x.io"))
     );
-    assert_eq!(r[0].record["scope"], "_SEED_ADMIN_ROLE");
-    assert_eq!(r[0].record["occurred_at"], "2024-02-01T10:00:00Z");
+    assert_eq!(r[0].json()["scope"], "_SEED_ADMIN_ROLE");
+    assert_eq!(r[0].json()["occurred_at"], "2024-02-01T10:00:00Z");
     // Both records carry the digest of the whole activity line.
-    assert_eq!(r[0].record["evidence"], r[1].record["evidence"]);
+    assert_eq!(r[0].json()["evidence"], r[1].json()["evidence"]);
 }
 
 #[test]
@@ -1124,15 +1124,15 @@ fn dedup_keys() {
     // Line 3 has no insertId: the key is the digest.
     let Outcome::Records(r) = &s.by_line[&3] else { panic!() };
     assert!(r[0].dedup_key.starts_with("gcp:sha256:") && r[0].dedup_key.len() == "gcp:sha256:".len() + 64 + 2);
-    assert!(r[0].record["evidence"][0].get("id").is_none());
+    assert!(r[0].json()["evidence"][0].get("id").is_none());
 
     // In the samples, keys repeat only where the fixtures repeat a placeholder event id
     // (CloudTrail eventID "1", Okta uuid "2a992f80-...", the rapid7 uuid): the same source id.
     for &(file, source, ..) in SAMPLE_FILES {
         let s = import(source, sample(file), true).unwrap();
-        let mut by_key: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+        let mut by_key: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
         for m in &s.records {
-            by_key.entry(&m.dedup_key).or_default().push(&m.record);
+            by_key.entry(&m.dedup_key).or_default().push(m.json());
         }
         for (key, recs) in by_key.iter().filter(|(_, v)| v.len() > 1) {
             let ids: Vec<&Value> = recs.iter().map(|r| &r["evidence"][0]["id"]).collect();
@@ -1291,12 +1291,23 @@ fn batch_approval_and_options() {
     let Outcome::Records(r) = map_event(Source::CloudTrail, &RawEvent::from_line(12, line.clone()), &o).unwrap() else {
         panic!()
     };
-    assert_eq!(r[0].record["approval"]["ref"], "CHG0042");
-    contract_check(&r[0].record).unwrap();
+    assert_eq!(r[0].json()["approval"]["ref"], "CHG0042");
+    contract_check(&r[0].json()).unwrap();
     o.approval = Some(serde_json::json!({"by": "alice", "note": "x"}));
     let err = map_event(Source::CloudTrail, &RawEvent::from_line(12, line.clone()), &o).unwrap_err();
     assert!(err.to_string().starts_with("import options: approval: unknown key `note`"), "{err}");
+    // Values given with the import are screened for credentials once, with the options: records
+    // are then checked without screening them again.
+    let token = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789";
+    o.approval = Some(serde_json::json!({"by": "alice", "source": "servicenow", "ref": token}));
+    let err = map_event(Source::CloudTrail, &RawEvent::from_line(12, line.clone()), &o).unwrap_err();
+    assert!(err.to_string().starts_with("import options: approval: looks like a GitHub"), "{err}");
+    o.approval = Some(serde_json::json!({"none": token}));
+    assert!(map_event(Source::CloudTrail, &RawEvent::from_line(12, line.clone()), &o).is_err());
     o.approval = None;
+    o.incident = token.into();
+    let err = map_event(Source::CloudTrail, &RawEvent::from_line(12, line.clone()), &o).unwrap_err();
+    assert!(err.to_string().starts_with("import options: incident: looks like a GitHub"), "{err}");
     o.incident = String::new();
     assert!(map_event(Source::CloudTrail, &RawEvent::from_line(12, line), &o).is_err());
 }
@@ -1305,8 +1316,8 @@ fn batch_approval_and_options() {
 fn entra_pim_justification_is_kept() {
     let s = import(Source::Entra, sample("entra-audit.jsonl"), false).unwrap();
     let Outcome::Records(r) = &s.by_line[&3] else { panic!() };
-    assert_eq!(r[0].record["attributes"]["justification"], "test assign");
-    assert!(r[0].record["reason"].as_str().unwrap().ends_with("; justification: test assign"));
+    assert_eq!(r[0].json()["attributes"]["justification"], "test assign");
+    assert!(r[0].json()["reason"].as_str().unwrap().ends_with("; justification: test assign"));
 }
 
 #[test]
@@ -1405,7 +1416,7 @@ fn times_are_normalised_to_rfc3339_utc() {
     let at = |source: Source, file: &str, line: u64| -> Value {
         let s = import(source, sample(file), true).unwrap();
         match &s.by_line[&line] {
-            Outcome::Records(r) | Outcome::Context(r) => r[0].record.clone(),
+            Outcome::Records(r) | Outcome::Context(r) => r[0].json(),
             Outcome::Skipped { reason } => panic!("{reason}"),
         }
     };
@@ -1439,10 +1450,10 @@ fn entra_update_user_is_an_access_change_only_for_access_properties() {
     ));
     let Outcome::Records(r) = disabled else { panic!() };
     assert_eq!(
-        (r[0].record["action"].as_str(), r[0].record["target"]["id"].as_str()),
+        (r[0].json()["action"].as_str(), r[0].json()["target"]["id"].as_str()),
         (Some("disable"), Some("eve@x.io"))
     );
-    assert_eq!(r[0].record["scope"], "AccountEnabled");
+    assert_eq!(r[0].json()["scope"], "AccountEnabled");
     let other = map(ev(r#"{"displayName":"JobTitle","oldValue":"[\"a\"]","newValue":"[\"b\"]"}"#));
     assert!(matches!(other, Outcome::Skipped { .. }));
 }

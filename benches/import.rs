@@ -5,11 +5,11 @@
 //! repeated with fresh `eventID`s into gzip JSON Lines files of 10,000 and 100,000 events. An import
 //! ([`ingest`], the library call behind `custody import`) reads, decompresses, parses and maps every
 //! event, checks it against the ledger for duplicates, spools the records and appends them in durable
-//! batches of 5,000. Its floor is the part nobody can skip: [`Ledger::append_batch`] of the same
-//! records, already mapped, in batches of 5,000, into a fresh ledger.
+//! batches of [`APPEND_BATCH`]. Its floor is the part nobody can skip: [`Ledger::append_batch`] of the
+//! same records, already mapped, in batches of the same size, into a fresh ledger.
 //!
 //! ```text
-//! import/100k   <n> events/s   floor(append_batch 5000) <m>/s   ratio <n/m>   (target 0.70)
+//! import/100k   <n> events/s   floor(append_batch N) <m>/s   ratio <n/m>   (target 0.70)
 //! memory/import  10k <a> MiB   100k <b> MiB   ratio <b/a>                    (flat: close to 1)
 //! memory/floor   10k <c> MiB   100k <d> MiB   ratio <d/c>
 //! memory/dry-run 10k <e> MiB   100k <f> MiB   ratio <f/e>
@@ -47,15 +47,15 @@ use criterion::{Criterion, SamplingMode, Throughput};
 use flate2::write::GzEncoder;
 use serde_json::{json, Value};
 
-use custody::import::ingest::{ingest, IngestOptions};
+use custody::import::ingest::{ingest, IngestOptions, APPEND_BATCH};
 use custody::import::{map_event, read_events, ImportOptions, Outcome, Source};
 use custody::ledger::Ledger;
 use custody::record::Record;
 use custody::sign::SecretKey;
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/samples/cloudtrail-iam.jsonl");
-/// Records per `append_batch` in the floor, as the importer's append pass uses.
-const FLOOR_BATCH: usize = 5_000;
+/// Records per `append_batch` in the floor: the importer's own batch size.
+const FLOOR_BATCH: usize = APPEND_BATCH;
 /// The issue's target: import at least this fraction of the floor.
 const TARGET: f64 = 0.70;
 const INCIDENT: &str = "INC-BENCH-0001";

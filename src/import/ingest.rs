@@ -30,8 +30,9 @@ use crate::ledger::{Ledger, LedgerError, Receipt};
 use crate::record::{Approval, Record};
 use crate::sign::SecretKey;
 
-/// Records per durable batch in the append pass.
-const APPEND_BATCH: usize = 5_000;
+/// Records per durable batch in the append pass. The next batch is parsed while one is appended,
+/// so two are in memory at once.
+pub const APPEND_BATCH: usize = 2_500;
 /// Events mapped in parallel at a time in the first pass.
 const MAP_CHUNK: usize = 1_024;
 
@@ -194,7 +195,7 @@ pub fn ingest(
     // The next batch is read back and parsed while the current one is appended.
     let spooled = File::open(&spool.path)?;
     std::thread::scope(|threads| -> Result<(), IngestError> {
-        let (tx, rx) = mpsc::sync_channel::<std::io::Result<Vec<Record>>>(1);
+        let (tx, rx) = mpsc::sync_channel::<std::io::Result<Vec<Record>>>(0);
         threads.spawn(move || {
             let mut lines = BufReader::new(spooled).lines();
             loop {

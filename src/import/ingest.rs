@@ -315,7 +315,13 @@ fn tally(
         if is_context {
             p.s.context += 1;
         } else {
-            *p.s.mapped.entry(rec.action.as_str().to_string()).or_default() += 1;
+            let action = rec.action.as_str();
+            match p.s.mapped.get_mut(action) {
+                Some(n) => *n += 1,
+                None => {
+                    p.s.mapped.insert(action.to_string(), 1);
+                }
+            }
         }
         if opts.dry_run {
             p.out.write_all(&line)?;

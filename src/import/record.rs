@@ -113,7 +113,7 @@ fn screen(field: &str, s: &str, max: usize, redacted: &mut Vec<String>) -> Optio
     Some(c)
 }
 
-/// Builds the record JSON and its dedup key.
+/// Builds the record and its dedup key.
 pub(crate) fn build(ev: &Ev<'_>, d: Draft, key_suffix: Option<String>) -> MappedRecord {
     let mut redacted = Vec::new();
     let source = ev.source.name();
@@ -155,13 +155,12 @@ pub(crate) fn build(ev: &Ev<'_>, d: Draft, key_suffix: Option<String>) -> Mapped
         if attrs.len() >= ATTR_ENTRIES - 1 {
             break;
         }
-        let mut hits = Vec::new();
-        if let Some(v) = screen(&format!("attributes.{k}"), &v, ATTR_MAX, &mut hits) {
-            if hits.is_empty() {
-                attrs.insert(k, v);
-            } else {
-                redacted.extend(hits);
-            }
+        // As `screen`, but a credential-shaped attribute is left out rather than kept as `[redacted]`.
+        let Some(v) = clean(&v, ATTR_MAX) else { continue };
+        if looks_like_secret(&v).is_some() {
+            redacted.push(format!("attributes.{k}"));
+        } else {
+            attrs.insert(k, v);
         }
     }
     if !redacted.is_empty() {

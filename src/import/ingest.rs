@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use rayon::prelude::*;
 
-use super::{map_checked, read_events, ImportError, ImportOptions, Outcome, RawEvent, Source};
+use super::{map_checked, read_events, ImportError, ImportOptions, Outcome, Position, RawEvent, Source};
 use crate::ledger::{Ledger, LedgerError, Receipt};
 use crate::record::{Approval, Record};
 use crate::sign::SecretKey;
@@ -150,7 +150,10 @@ pub fn ingest(
                     }
                     _ => None,
                 };
-                (ev, prepared, known)
+                // The raw event is dropped here, on the thread that mapped it, as its records were:
+                // the ordered pass needs only the position (memory freed on another thread than
+                // the one that allocated it is reclaimed late, and peak memory showed it).
+                (ev.map(|ev| ev.position()), prepared, known)
             })
             .collect()
     };
@@ -247,10 +250,10 @@ fn tally(
     p: &mut FirstPass<'_>,
     opts: &IngestOptions,
     file: &str,
-    (ev, prepared, known): Mapped,
+    (pos, prepared, known): Mapped,
 ) -> Result<(), IngestError> {
-    let ev = match ev {
-        Ok(ev) => ev,
+    let pos = match pos {
+        Ok(pos) => pos,
         Err(e) if opts.skip_invalid && !matches!(e, ImportError::Io { .. }) => {
             p.s.invalid += 1;
             p.s.invalid_events.push(e.to_string());
@@ -267,7 +270,7 @@ fn tally(
         Some(Prepared::Skipped(reason)) => {
             p.s.skipped += 1;
             if opts.explain {
-                p.s.skipped_events.push(format!("{}: {reason}", ev.position()));
+                p.s.skipped_events.push(format!("{pos}: {reason}"));
             }
             return Ok(());
         }
@@ -279,19 +282,19 @@ fn tally(
         Some(Prepared::Refused(e)) => return Err(e.in_file(file).into()),
         Some(Prepared::Invalid(problem)) if opts.skip_invalid => {
             p.s.invalid += 1;
-            p.s.invalid_events.push(format!("{}: {problem}", ev.position()));
+            p.s.invalid_events.push(format!("{pos}: {problem}"));
             return Ok(());
         }
         Some(Prepared::Invalid(problem)) => {
-            return Err(IngestError::Invalid { file: file.to_string(), pos: ev.position().to_string(), problem })
+            return Err(IngestError::Invalid { file: file.to_string(), pos: pos.to_string(), problem })
         }
         None => unreachable!("every event read is prepared"),
     };
     // How many of this event's records the ledger already holds (a prefix of them, see above),
     // and which records' event IDs it holds.
     let known = known.transpose()?;
-    for (i, (rec, key, line)) in records.into_iter().enumerate() {
-        if !p.seen.insert(fingerprint(&key, &digest)) {
+    for (i, rec) in records.into_iter().enumerate() {
+        if !p.seen.insert(fingerprint(&rec.key, &digest)) {
             p.s.already_present += 1;
             continue;
         }
@@ -302,12 +305,11 @@ fn tally(
                 continue;
             }
             // Records of this very event (same bytes) carry the ID too: no conflict with those.
-            if let Some(id) = rec.evidence.first().and_then(|e| e.id.clone()).filter(|_| present == 0) {
+            if let Some(id) = rec.evidence_id.as_deref().filter(|_| present == 0) {
                 if k.id_known.get(i).copied().unwrap_or(false) {
                     p.s.id_conflicts += 1;
                     p.s.conflicts.push(format!(
-                        "{}: event ID {id} is already in the ledger with different event bytes; imported as a separate record",
-                        ev.position()
+                        "{pos}: event ID {id} is already in the ledger with different event bytes; imported as a separate record"
                     ));
                 }
             }
@@ -315,19 +317,18 @@ fn tally(
         if is_context {
             p.s.context += 1;
         } else {
-            let action = rec.action.as_str();
-            match p.s.mapped.get_mut(action) {
+            match p.s.mapped.get_mut(rec.action) {
                 Some(n) => *n += 1,
                 None => {
-                    p.s.mapped.insert(action.to_string(), 1);
+                    p.s.mapped.insert(rec.action.to_string(), 1);
                 }
             }
         }
         if opts.dry_run {
-            p.out.write_all(&line)?;
+            p.out.write_all(&rec.line)?;
             writeln!(p.out)?;
         } else {
-            p.spool_w.write_all(&line)?;
+            p.spool_w.write_all(&rec.line)?;
             writeln!(p.spool_w)?;
             p.pending += 1;
         }
@@ -343,21 +344,15 @@ struct Known {
 }
 
 /// The ledger lookups for one mapped event (evidence keys `system:digest` and `system:id`).
-fn known(
-    l: &Ledger,
-    source: Source,
-    digest: &str,
-    records: &[(Record, String, Vec<u8>)],
-) -> Result<Known, LedgerError> {
-    let system_of =
-        |rec: &Record| rec.evidence.first().map(|e| e.system.clone()).unwrap_or_else(|| source.name().to_string());
+fn known(l: &Ledger, source: Source, digest: &str, records: &[Spooled]) -> Result<Known, LedgerError> {
+    let system_of = |rec: &Spooled| rec.evidence_system.clone().unwrap_or_else(|| source.name().to_string());
     let present = match records.first() {
-        Some((rec, _, _)) => l.evidence_count(&format!("{}:{digest}", system_of(rec)))?,
+        Some(rec) => l.evidence_count(&format!("{}:{digest}", system_of(rec)))?,
         None => 0,
     };
     let mut id_known = Vec::with_capacity(records.len());
-    for (rec, _, _) in records {
-        id_known.push(match rec.evidence.first().and_then(|e| e.id.as_deref()).filter(|_| present == 0) {
+    for rec in records {
+        id_known.push(match rec.evidence_id.as_deref().filter(|_| present == 0) {
             Some(id) => l.has_evidence(&format!("{}:{id}", system_of(rec)))?,
             None => false,
         });
@@ -367,7 +362,18 @@ fn known(
 
 /// One event of the first pass with what the parallel part made of it: its records and what the
 /// ledger already holds of them.
-type Mapped = (Result<RawEvent, ImportError>, Option<Prepared>, Option<Result<Known, LedgerError>>);
+type Mapped = (Result<Position, ImportError>, Option<Prepared>, Option<Result<Known, LedgerError>>);
+
+/// What the rest of an import needs of one valid record: its JSON line, and what the duplicate
+/// checks and the summary look at.
+struct Spooled {
+    action: &'static str,
+    evidence_system: Option<String>,
+    evidence_id: Option<String>,
+    /// The dedup key (`MappedRecord::dedup_key`).
+    key: String,
+    line: Vec<u8>,
+}
 
 /// What the parallel part of the first pass makes of one event.
 enum Prepared {
@@ -378,7 +384,7 @@ enum Prepared {
     /// A mapped record does not meet the record contract.
     Invalid(String),
     /// Valid records with their dedup keys and their JSON lines, and the event's digest.
-    Mapped { digest: String, is_context: bool, records: Vec<(Record, String, Vec<u8>)> },
+    Mapped { digest: String, is_context: bool, records: Vec<Spooled> },
 }
 
 fn prepare(source: Source, ev: &RawEvent, opts: &ImportOptions, approval: &Approval) -> Prepared {
@@ -399,7 +405,16 @@ fn prepare(source: Source, ev: &RawEvent, opts: &ImportOptions, approval: &Appro
             return Prepared::Invalid(e.to_string());
         }
         match serde_json::to_vec(&rec) {
-            Ok(line) => out.push((rec, m.dedup_key, line)),
+            Ok(line) => {
+                let evidence = rec.evidence.first();
+                out.push(Spooled {
+                    action: rec.action.as_str(),
+                    evidence_system: evidence.map(|e| e.system.clone()),
+                    evidence_id: evidence.and_then(|e| e.id.clone()),
+                    key: m.dedup_key,
+                    line,
+                })
+            }
             Err(e) => return Prepared::Invalid(e.to_string()),
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! One streaming pass reads and maps every event, validates every record against the contract and
 //! decides what is already in the ledger; the validated records (mapped fields only, never raw
-//! events) are spooled to a private temporary file. Only if the whole input is good (or
+//! events) are spooled to a private temporary file (`spool`). Only if the whole input is good (or
 //! `skip_invalid` is set) does a second pass append them, in durable batches. Memory grows only by a
 //! 16-byte fingerprint per record (to catch an event repeated within the input).
 //!
@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::sync::mpsc;
 
@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use rayon::prelude::*;
 
-use super::{map_checked, read_events, ImportError, ImportOptions, Outcome, Position, RawEvent, Source};
+use super::{map_checked, read_events, spool, ImportError, ImportOptions, Outcome, Position, RawEvent, Source};
 use crate::ledger::{Ledger, LedgerError, Receipt};
 use crate::record::{Approval, Record};
 use crate::sign::SecretKey;
@@ -93,7 +93,7 @@ impl Spool {
     fn create() -> std::io::Result<(Self, File)> {
         let mut n = [0u8; 8];
         let _ = getrandom::fill(&mut n);
-        let path = std::env::temp_dir().join(format!("custody-import-{}.jsonl", hex::encode(n)));
+        let path = std::env::temp_dir().join(format!("custody-import-{}.spool", hex::encode(n)));
         let mut o = OpenOptions::new();
         o.write(true).create_new(true);
         #[cfg(unix)]
@@ -143,7 +143,8 @@ pub fn ingest(
         chunk
             .into_par_iter()
             .map(|ev| {
-                let prepared = ev.as_ref().ok().map(|ev| prepare(opts.source, ev, &opts.import, &approval));
+                let prepared =
+                    ev.as_ref().ok().map(|ev| prepare(opts.source, ev, &opts.import, &approval, opts.dry_run));
                 let known = match (&prepared, ledger) {
                     (Some(Prepared::Mapped { digest, records, .. }), Some((l, _))) => {
                         Some(known(l, opts.source, digest, records))
@@ -195,23 +196,24 @@ pub fn ingest(
             "an import needs a ledger and a key (or --dry-run)".into(),
         )));
     };
-    // The next batch is read back and parsed while the current one is appended.
+    // The next batch is read back while the current one is appended.
     let spooled = File::open(&spool.path)?;
     std::thread::scope(|threads| -> Result<(), IngestError> {
         let (tx, rx) = mpsc::sync_channel::<std::io::Result<Vec<Record>>>(0);
         threads.spawn(move || {
-            let mut lines = BufReader::new(spooled).lines();
+            let mut input = BufReader::new(spooled);
+            let mut buf = Vec::new();
             loop {
-                let batch = lines.by_ref().take(APPEND_BATCH).collect::<Result<Vec<String>, _>>().and_then(|chunk| {
-                    chunk
-                        .par_iter()
-                        .map(|l| serde_json::from_str(l))
-                        .collect::<Result<_, _>>()
-                        .map_err(std::io::Error::other)
-                });
-                let last = batch.as_ref().map_or(true, Vec::is_empty);
+                let mut batch = Vec::with_capacity(APPEND_BATCH);
+                let read = (|| {
+                    while batch.len() < APPEND_BATCH && spool::read(&mut input, &mut buf)? {
+                        batch.push(spool::decode(&buf).map_err(std::io::Error::other)?);
+                    }
+                    Ok(())
+                })();
+                let last = batch.is_empty() || read.is_err();
                 // The receiver is gone only when the append loop has stopped on an error.
-                if tx.send(batch).is_err() || last {
+                if tx.send(read.map(|()| batch)).is_err() || last {
                     break;
                 }
             }
@@ -329,7 +331,6 @@ fn tally(
             writeln!(p.out)?;
         } else {
             p.spool_w.write_all(&rec.line)?;
-            writeln!(p.spool_w)?;
             p.pending += 1;
         }
     }
@@ -387,7 +388,7 @@ enum Prepared {
     Mapped { digest: String, is_context: bool, records: Vec<Spooled> },
 }
 
-fn prepare(source: Source, ev: &RawEvent, opts: &ImportOptions, approval: &Approval) -> Prepared {
+fn prepare(source: Source, ev: &RawEvent, opts: &ImportOptions, approval: &Approval, dry_run: bool) -> Prepared {
     let digest = ev.digest();
     let (records, is_context) = match map_checked(source, ev, opts, approval, digest.clone()) {
         Ok(Outcome::Records(r)) => (r, false),
@@ -404,7 +405,9 @@ fn prepare(source: Source, ev: &RawEvent, opts: &ImportOptions, approval: &Appro
         if let Err(e) = rec.validate_with(0, false) {
             return Prepared::Invalid(e.to_string());
         }
-        match serde_json::to_vec(&rec) {
+        // A dry run prints the record's JSON; an import spools it for the append pass.
+        let line = if dry_run { serde_json::to_vec(&rec) } else { Ok(spool::encode(&rec)) };
+        match line {
             Ok(line) => {
                 let evidence = rec.evidence.first();
                 out.push(Spooled {

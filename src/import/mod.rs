@@ -27,6 +27,7 @@ mod path;
 mod reader;
 mod record;
 mod secrets;
+mod spool;
 pub mod table;
 mod time;
 

@@ -5,28 +5,32 @@
 //! deliberately specific prefixes and shapes with few false positives; they are listed in
 //! `docs/FORMAT.md`, "Values that are refused".
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+
 /// What kind of credential a value looks like.
 pub fn looks_like_secret(value: &str) -> Option<&'static str> {
     // Every rule below needs at least this many bytes (the shortest: a Slack token, `xoxb-` and 10).
     if value.len() < MIN_SECRET_LEN {
         return None;
     }
-    if value.contains("-----BEGIN") && value.contains("PRIVATE KEY") {
+    // Every value of every record passes here (twice on the way into the ledger), and almost all are
+    // short identifiers: the markers are found with prebuilt searchers, and tokens are cut by bytes.
+    if PEM.find(value.as_bytes()).is_some() && PEM_KEY.find(value.as_bytes()).is_some() {
         return Some("a PEM private key block");
     }
-    if value.contains("PuTTY-User-Key-File") {
+    if PUTTY.find(value.as_bytes()).is_some() {
         return Some("a PuTTY private key");
     }
     // Tokens: runs of ASCII letters, digits and `_-./+=`; every other byte (non-ASCII ones too)
     // separates them.
-    for token in value.split(|c: char| !is_token_char(c)).filter(|t| t.len() >= MIN_SECRET_LEN) {
-        if let Some(kind) = token_kind(token) {
-            return Some(kind);
-        }
+    if let Some(kind) = tokens(value).filter(|t| t.len() >= MIN_SECRET_LEN).find_map(token_kind) {
+        return Some(kind);
     }
-    if let Some(pos) = value.find("SSWS ") {
-        let rest = &value[pos + 5..];
-        if rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').count() >= 20 {
+    if let Some(pos) = SSWS.find(value.as_bytes()) {
+        let rest = &value.as_bytes()[pos + 5..];
+        if rest.iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_' || **c == b'-').count() >= 20 {
             return Some("an Okta API token (SSWS)");
         }
     }
@@ -62,8 +66,36 @@ const PREFIXES: &[(&str, usize, &str)] = &[
 /// The shortest value any rule here recognises.
 const MIN_SECRET_LEN: usize = 15;
 
-fn is_token_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '+' | '=')
+static PEM: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("-----BEGIN"));
+static PEM_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("PRIVATE KEY"));
+static PUTTY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("PuTTY-User-Key-File"));
+static SSWS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("SSWS "));
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/' | b'+' | b'=')
+}
+
+/// The tokens of `value` (see `looks_like_secret`). A token starts at an ASCII byte and ends before
+/// an ASCII byte or the first byte of a character, so both ends are character boundaries.
+fn tokens(value: &str) -> impl Iterator<Item = &str> {
+    let b = value.as_bytes();
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        while pos < b.len() {
+            let start = pos;
+            while pos < b.len() && is_token_byte(b[pos]) {
+                pos += 1;
+            }
+            let end = pos;
+            while pos < b.len() && !is_token_byte(b[pos]) {
+                pos += 1;
+            }
+            if let Some(token) = value.get(start..end).filter(|t| !t.is_empty()) {
+                return Some(token);
+            }
+        }
+        None
+    })
 }
 
 fn token_kind(token: &str) -> Option<&'static str> {
@@ -119,6 +151,18 @@ mod tests {
         // The shortest JWT shape (10 + 1 + 10 + 1 bytes) is still recognised; AWS keys (40), SSWS
         // (5 + 20) and the PEM and PuTTY markers are longer.
         assert!(super::looks_like_secret("eyJhbGciOi.eyJzdWIiOi.").is_some());
+    }
+
+    proptest::proptest! {
+        /// Cutting tokens by bytes gives what cutting by characters gives.
+        #[test]
+        fn tokens_are_cut_as_by_characters(value in "(\\PC|[a-zA-Z0-9_./+=-]){0,60}") {
+            let by_chars: Vec<&str> = value
+                .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '+' | '=')))
+                .filter(|t| !t.is_empty())
+                .collect();
+            proptest::prop_assert_eq!(super::tokens(&value).collect::<Vec<_>>(), by_chars);
+        }
     }
 
     #[test]

@@ -196,8 +196,13 @@ pub fn ingest(
             "an import needs a ledger and a key (or --dry-run)".into(),
         )));
     };
-    // The next batch is read back while the current one is appended.
-    let spooled = File::open(&spool.path)?;
+    append_pass(l, key, File::open(&spool.path)?, &mut s)?;
+    Ok(s)
+}
+
+/// The append pass: appends the spooled records in durable batches of [`APPEND_BATCH`], reading
+/// the next batch back while the current one is appended.
+fn append_pass(l: &Ledger, key: &SecretKey, spooled: File, s: &mut Summary) -> Result<(), IngestError> {
     std::thread::scope(|threads| -> Result<(), IngestError> {
         let (tx, rx) = mpsc::sync_channel::<std::io::Result<Vec<Record>>>(0);
         threads.spawn(move || {
@@ -229,8 +234,7 @@ pub fn ingest(
             s.last_seq = receipts.last().map(|r| r.seq).or(s.last_seq);
         }
         Ok(())
-    })?;
-    Ok(s)
+    })
 }
 
 /// The ordered part of the first pass: counts, duplicates within the input, the spool.

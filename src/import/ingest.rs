@@ -35,6 +35,9 @@ use crate::sign::SecretKey;
 pub const APPEND_BATCH: usize = 2_500;
 /// Events mapped in parallel at a time in the first pass.
 const MAP_CHUNK: usize = 1_024;
+/// Raw bytes mapped at a time, whatever the number of events: a chunk is in memory two or three
+/// times over (read, mapped, tallied), and one event may be up to `MAX_EVENT_BYTES`.
+const MAP_CHUNK_BYTES: usize = 16 << 20;
 
 /// Errors of an import run.
 #[derive(Debug, thiserror::Error)]
@@ -161,7 +164,7 @@ pub fn ingest(
     rayon::in_place_scope(|scope| -> Result<(), IngestError> {
         let mut in_flight: Option<mpsc::Receiver<Vec<Mapped>>> = None;
         loop {
-            let chunk: Vec<Result<RawEvent, ImportError>> = reader.by_ref().take(MAP_CHUNK).collect();
+            let chunk = next_chunk(&mut reader);
             let next = (!chunk.is_empty()).then(|| {
                 let (tx, rx) = mpsc::sync_channel(1);
                 let map_chunk = &map_chunk;
@@ -235,6 +238,19 @@ fn append_pass(l: &Ledger, key: &SecretKey, spooled: File, s: &mut Summary) -> R
         }
         Ok(())
     })
+}
+
+/// The next events to map: up to `MAP_CHUNK` of them, and no more once `MAP_CHUNK_BYTES` of raw
+/// events are taken (so that large events cannot make the chunks in flight hold gigabytes).
+fn next_chunk(events: &mut impl Iterator<Item = Result<RawEvent, ImportError>>) -> Vec<Result<RawEvent, ImportError>> {
+    let mut chunk = Vec::new();
+    let mut bytes = 0;
+    while chunk.len() < MAP_CHUNK && bytes < MAP_CHUNK_BYTES {
+        let Some(ev) = events.next() else { break };
+        bytes += ev.as_ref().map_or(0, |e| e.bytes.len());
+        chunk.push(ev);
+    }
+    chunk
 }
 
 /// The ordered part of the first pass: counts, duplicates within the input, the spool.
@@ -437,4 +453,22 @@ fn fingerprint(key: &str, digest: &str) -> [u8; 16] {
     let mut out = [0u8; 16];
     out.copy_from_slice(&h.finalize()[..16]);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_bounded_by_count_and_by_bytes() {
+        let mut small = (0..3000).map(|i| Ok(RawEvent::from_line(i, b"{}".to_vec())));
+        assert_eq!(next_chunk(&mut small).len(), MAP_CHUNK);
+        assert_eq!(next_chunk(&mut small).len(), MAP_CHUNK);
+        assert_eq!(next_chunk(&mut small).len(), 3000 - 2 * MAP_CHUNK);
+        assert!(next_chunk(&mut small).is_empty());
+        // 3 MiB events: six fit under the budget, the sixth reaches it.
+        let mut big = (0..20).map(|i| Ok(RawEvent::from_line(i, vec![b' '; 3 << 20])));
+        assert_eq!(next_chunk(&mut big).len(), 6);
+        assert_eq!(next_chunk(&mut big).len(), 6);
+    }
 }

@@ -30,13 +30,14 @@ use crate::ledger::{Ledger, LedgerError, Receipt};
 use crate::record::{Approval, Record};
 use crate::sign::SecretKey;
 
-/// Records per durable batch in the append pass. The next batch is parsed while one is appended,
-/// so two are in memory at once.
+/// Records per durable batch in the append pass (fewer when they hold more than `MAP_CHUNK_BYTES`).
+/// The next batch is read while one is appended, so two are in memory at once.
 pub const APPEND_BATCH: usize = 2_500;
 /// Events mapped in parallel at a time in the first pass.
 const MAP_CHUNK: usize = 1_024;
 /// Raw bytes mapped at a time, whatever the number of events: a chunk is in memory two or three
-/// times over (read, mapped, tallied), and one event may be up to `MAX_EVENT_BYTES`.
+/// times over (read, mapped, tallied), and one event may be up to `MAX_EVENT_BYTES`. Spooled
+/// records are read back in batches of at most this many bytes too.
 const MAP_CHUNK_BYTES: usize = 16 << 20;
 
 /// Errors of an import run.
@@ -213,8 +214,10 @@ fn append_pass(l: &Ledger, key: &SecretKey, spooled: File, s: &mut Summary) -> R
             let mut buf = Vec::new();
             loop {
                 let mut batch = Vec::with_capacity(APPEND_BATCH);
+                let mut bytes = 0;
                 let read = (|| {
-                    while batch.len() < APPEND_BATCH && spool::read(&mut input, &mut buf)? {
+                    while batch.len() < APPEND_BATCH && bytes < MAP_CHUNK_BYTES && spool::read(&mut input, &mut buf)? {
+                        bytes += buf.len();
                         batch.push(spool::decode(&buf).map_err(std::io::Error::other)?);
                     }
                     Ok(())

@@ -174,7 +174,7 @@ pub(crate) fn build(ev: &Ev<'_>, d: Draft, key_suffix: Option<String>) -> Mapped
         incident: ev.opts.incident.clone(),
         action: d.action.record(),
         actor: Actor { id: actor_id, kind: d.actor_kind.record() },
-        target: Target { id: target_id, kind: d.target_kind.record(), system: ev.source.system().to_string() },
+        target: Target { id: target_id, kind: d.target_kind, system: ev.source.system().to_string() },
         scope,
         approval: ev.approval.clone(),
         reason,

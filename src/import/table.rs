@@ -26,26 +26,9 @@ pub enum Action {
 }
 
 impl Action {
-    /// The contract's spelling.
+    /// The contract's spelling (the record's closed set names it).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Grant => "grant",
-            Action::Revoke => "revoke",
-            Action::EmergencyGrant => "emergency_grant",
-            Action::Rotate => "rotate",
-            Action::Disable => "disable",
-            Action::Enable => "enable",
-            Action::Create => "create",
-            Action::Delete => "delete",
-            Action::SessionRevoke => "session_revoke",
-            Action::OwnershipChange => "ownership_change",
-            Action::Recertify => "recertify",
-            Action::ExceptionAdd => "exception_add",
-            Action::ExceptionRemove => "exception_remove",
-            Action::MfaReset => "mfa_reset",
-            Action::PolicyChange => "policy_change",
-            Action::Observe => "observe",
-        }
+        self.record().as_str()
     }
 
     /// The same value in the record's closed set.
@@ -72,64 +55,8 @@ impl Action {
     }
 }
 
-/// Contract target kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetKind {
-    Human,
-    ServiceAccount,
-    ApiKey,
-    OauthGrant,
-    Token,
-    Certificate,
-    ServicePrincipal,
-    Workload,
-    Agent,
-    Role,
-    Group,
-    Secret,
-    Other,
-}
-
-impl TargetKind {
-    /// The contract's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetKind::Human => "human",
-            TargetKind::ServiceAccount => "service_account",
-            TargetKind::ApiKey => "api_key",
-            TargetKind::OauthGrant => "oauth_grant",
-            TargetKind::Token => "token",
-            TargetKind::Certificate => "certificate",
-            TargetKind::ServicePrincipal => "service_principal",
-            TargetKind::Workload => "workload",
-            TargetKind::Agent => "agent",
-            TargetKind::Role => "role",
-            TargetKind::Group => "group",
-            TargetKind::Secret => "secret",
-            TargetKind::Other => "other",
-        }
-    }
-
-    /// The same value in the record's closed set.
-    pub fn record(self) -> crate::record::TargetKind {
-        use crate::record::TargetKind as R;
-        match self {
-            TargetKind::Human => R::Human,
-            TargetKind::ServiceAccount => R::ServiceAccount,
-            TargetKind::ApiKey => R::ApiKey,
-            TargetKind::OauthGrant => R::OauthGrant,
-            TargetKind::Token => R::Token,
-            TargetKind::Certificate => R::Certificate,
-            TargetKind::ServicePrincipal => R::ServicePrincipal,
-            TargetKind::Workload => R::Workload,
-            TargetKind::Agent => R::Agent,
-            TargetKind::Role => R::Role,
-            TargetKind::Group => R::Group,
-            TargetKind::Secret => R::Secret,
-            TargetKind::Other => R::Other,
-        }
-    }
-}
+/// Target kinds: the record's closed set, all of which importers produce.
+pub use crate::record::TargetKind;
 
 /// Contract actor kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,13 +67,9 @@ pub enum ActorKind {
 }
 
 impl ActorKind {
-    /// The contract's spelling.
+    /// The contract's spelling (the record's closed set names it).
     pub fn as_str(self) -> &'static str {
-        match self {
-            ActorKind::Human => "human",
-            ActorKind::Service => "service",
-            ActorKind::System => "system",
-        }
+        self.record().as_str()
     }
 
     /// The same value in the record's closed set.

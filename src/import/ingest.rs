@@ -147,18 +147,20 @@ pub fn ingest(
         chunk
             .into_par_iter()
             .map(|ev| {
-                let prepared =
-                    ev.as_ref().ok().map(|ev| prepare(opts.source, ev, &opts.import, &approval, opts.dry_run));
-                let known = match (&prepared, ledger) {
-                    (Some(Prepared::Mapped { digest, records, .. }), Some((l, _))) => {
-                        Some(known(l, opts.source, digest, records))
-                    }
-                    _ => None,
-                };
-                // The raw event is dropped here, on the thread that mapped it, as its records were:
-                // the ordered pass needs only the position (memory freed on another thread than
-                // the one that allocated it is reclaimed late, and peak memory showed it).
-                (ev.map(|ev| ev.position()), prepared, known)
+                ev.map(|ev| {
+                    let prepared = prepare(opts.source, &ev, &opts.import, &approval, opts.dry_run);
+                    let known = match (&prepared, ledger) {
+                        (Prepared::Mapped { digest, records, .. }, Some((l, _))) => {
+                            Some(known(l, opts.source, digest, records))
+                        }
+                        _ => None,
+                    };
+                    // The raw event is dropped here, on the thread that mapped it, as its records
+                    // were: the ordered pass needs only the position (memory freed on another
+                    // thread than the one that allocated it is reclaimed late, and peak memory
+                    // showed it).
+                    (ev.position(), prepared, known)
+                })
             })
             .collect()
     };
@@ -271,14 +273,9 @@ struct FirstPass<'o> {
 
 /// Takes one mapped event, in input order: counts it, drops the records the input or the ledger
 /// already holds, and spools (or, in a dry run, prints) the rest.
-fn tally(
-    p: &mut FirstPass<'_>,
-    opts: &IngestOptions,
-    file: &str,
-    (pos, prepared, known): Mapped,
-) -> Result<(), IngestError> {
-    let pos = match pos {
-        Ok(pos) => pos,
+fn tally(p: &mut FirstPass<'_>, opts: &IngestOptions, file: &str, mapped: Mapped) -> Result<(), IngestError> {
+    let (pos, prepared, known) = match mapped {
+        Ok(m) => m,
         Err(e) if opts.skip_invalid && !matches!(e, ImportError::Io { .. }) => {
             p.s.invalid += 1;
             p.s.invalid_events.push(e.to_string());
@@ -291,29 +288,28 @@ fn tally(
         (p.progress)(p.s.events);
     }
     let (digest, is_context, records) = match prepared {
-        Some(Prepared::Mapped { digest, is_context, records }) => (digest, is_context, records),
-        Some(Prepared::Skipped(reason)) => {
+        Prepared::Mapped { digest, is_context, records } => (digest, is_context, records),
+        Prepared::Skipped(reason) => {
             p.s.skipped += 1;
             if opts.explain {
                 p.s.skipped_events.push(format!("{pos}: {reason}"));
             }
             return Ok(());
         }
-        Some(Prepared::Refused(e)) if opts.skip_invalid => {
+        Prepared::Refused(e) if opts.skip_invalid => {
             p.s.invalid += 1;
             p.s.invalid_events.push(e.to_string());
             return Ok(());
         }
-        Some(Prepared::Refused(e)) => return Err(e.in_file(file).into()),
-        Some(Prepared::Invalid(problem)) if opts.skip_invalid => {
+        Prepared::Refused(e) => return Err(e.in_file(file).into()),
+        Prepared::Invalid(problem) if opts.skip_invalid => {
             p.s.invalid += 1;
             p.s.invalid_events.push(format!("{pos}: {problem}"));
             return Ok(());
         }
-        Some(Prepared::Invalid(problem)) => {
+        Prepared::Invalid(problem) => {
             return Err(IngestError::Invalid { file: file.to_string(), pos: pos.to_string(), problem })
         }
-        None => unreachable!("every event read is prepared"),
     };
     // How many of this event's records the ledger already holds (a prefix of them, see above),
     // and which records' event IDs it holds.
@@ -384,12 +380,12 @@ fn known(l: &Ledger, source: Source, digest: &str, records: &[Spooled]) -> Resul
     Ok(Known { present, id_known })
 }
 
-/// One event of the first pass with what the parallel part made of it: its records and what the
-/// ledger already holds of them.
-type Mapped = (Result<Position, ImportError>, Option<Prepared>, Option<Result<Known, LedgerError>>);
+/// One event of the first pass with what the parallel part made of it: where it was, its records
+/// and what the ledger already holds of them; or the error reading it.
+type Mapped = Result<(Position, Prepared, Option<Result<Known, LedgerError>>), ImportError>;
 
-/// What the rest of an import needs of one valid record: its JSON line, and what the duplicate
-/// checks and the summary look at.
+/// What the rest of an import needs of one valid record: its line (spool bytes, or JSON in a dry
+/// run), and what the duplicate checks and the summary look at.
 struct Spooled {
     action: &'static str,
     evidence_system: Option<String>,
@@ -407,7 +403,7 @@ enum Prepared {
     Skipped(String),
     /// A mapped record does not meet the record contract.
     Invalid(String),
-    /// Valid records with their dedup keys and their JSON lines, and the event's digest.
+    /// Valid records (see `Spooled`) and the event's digest.
     Mapped { digest: String, is_context: bool, records: Vec<Spooled> },
 }
 

@@ -341,11 +341,12 @@ fn every_sample_record_meets_the_contract() {
     for &(file, source, ..) in SAMPLE_FILES {
         let s = import(source, sample(file), true).unwrap();
         for m in &s.records {
-            contract_check(&m.json()).unwrap_or_else(|e| panic!("{file}: {e}\n{}", m.json()));
-            assert_eq!(m.json()["target"]["system"], source.system());
-            assert_eq!(m.json()["evidence"][0]["system"], source.name());
+            let j = m.json();
+            contract_check(&j).unwrap_or_else(|e| panic!("{file}: {e}\n{j}"));
+            assert_eq!(j["target"]["system"], source.system());
+            assert_eq!(j["evidence"][0]["system"], source.name());
             assert_eq!(
-                m.json()["approval"]["none"],
+                j["approval"]["none"],
                 format!("imported from {}; no approval in the source event", source.name())
             );
             let reason = m.record.reason.as_str();
@@ -937,9 +938,10 @@ fn failed_source_events_are_failures() {
     // A failed AttachRolePolicy is a failed grant, with the error code kept.
     let s = import(Source::CloudTrail, sample("cloudtrail-iam.jsonl"), true).unwrap();
     let Outcome::Records(r) = &s.by_line[&15] else { panic!() };
-    assert_eq!(r[0].json()["action"], "grant");
-    assert_eq!(r[0].json()["outcome"]["status"], "failure");
-    assert_eq!(r[0].json()["outcome"]["detail"], "NoSuchEntity");
+    let j = r[0].json();
+    assert_eq!(j["action"], "grant");
+    assert_eq!(j["outcome"]["status"], "failure");
+    assert_eq!(j["outcome"]["detail"], "NoSuchEntity");
     // Every sample event with an error field gives failure records.
     for &(file, source, ..) in SAMPLE_FILES {
         let text = std::fs::read_to_string(format!("{SAMPLES_DIR}/{file}")).unwrap();
@@ -999,11 +1001,12 @@ fn credentials_in_events_never_reach_records() {
         let (Outcome::Records(recs) | Outcome::Context(recs)) = out else { panic!("{source}: {line} was skipped") };
         assert!(!recs.is_empty());
         for m in recs {
-            let text = m.json().to_string();
+            let j = m.json();
+            let text = j.to_string();
             for secret in PLANTED {
                 assert!(!text.contains(secret), "{source}: `{secret}` leaked into {text}");
             }
-            contract_check(&m.json()).unwrap_or_else(|e| panic!("{source}: {e}: {text}"));
+            contract_check(&j).unwrap_or_else(|e| panic!("{source}: {e}: {text}"));
         }
     }
     // The mapped ones are visibly redacted, not silently dropped.
@@ -1013,8 +1016,9 @@ fn credentials_in_events_never_reach_records() {
     else {
         panic!()
     };
-    assert_eq!(r[0].json()["target"]["id"], "[redacted]");
-    assert_eq!(r[0].json()["attributes"]["redacted"], "target.id");
+    let j = r[0].json();
+    assert_eq!(j["target"]["id"], "[redacted]");
+    assert_eq!(j["attributes"]["redacted"], "target.id");
 }
 
 fn sample_text(file: &str) -> String {
@@ -1101,18 +1105,13 @@ fn workspace_activities_give_one_record_per_event() {
     assert_eq!(r.len(), 2);
     assert_eq!(r[0].dedup_key, "gworkspace:-42#0.ASSIGN_ROLE");
     assert_eq!(r[1].dedup_key, "gworkspace:-42#2.UNASSIGN_ROLE");
-    assert_eq!(
-        (r[0].json()["action"].as_str(), r[0].json()["target"]["id"].as_str()),
-        (Some("grant"), Some("eve@x.io"))
-    );
-    assert_eq!(
-        (r[1].json()["action"].as_str(), r[1].json()["target"]["id"].as_str()),
-        (Some("revoke"), Some("mallory@x.io"))
-    );
-    assert_eq!(r[0].json()["scope"], "_SEED_ADMIN_ROLE");
-    assert_eq!(r[0].json()["occurred_at"], "2024-02-01T10:00:00Z");
+    let (j0, j1) = (r[0].json(), r[1].json());
+    assert_eq!((j0["action"].as_str(), j0["target"]["id"].as_str()), (Some("grant"), Some("eve@x.io")));
+    assert_eq!((j1["action"].as_str(), j1["target"]["id"].as_str()), (Some("revoke"), Some("mallory@x.io")));
+    assert_eq!(j0["scope"], "_SEED_ADMIN_ROLE");
+    assert_eq!(j0["occurred_at"], "2024-02-01T10:00:00Z");
     // Both records carry the digest of the whole activity line.
-    assert_eq!(r[0].json()["evidence"], r[1].json()["evidence"]);
+    assert_eq!(j0["evidence"], j1["evidence"]);
 }
 
 #[test]
@@ -1316,8 +1315,9 @@ fn batch_approval_and_options() {
 fn entra_pim_justification_is_kept() {
     let s = import(Source::Entra, sample("entra-audit.jsonl"), false).unwrap();
     let Outcome::Records(r) = &s.by_line[&3] else { panic!() };
-    assert_eq!(r[0].json()["attributes"]["justification"], "test assign");
-    assert!(r[0].json()["reason"].as_str().unwrap().ends_with("; justification: test assign"));
+    let j = r[0].json();
+    assert_eq!(j["attributes"]["justification"], "test assign");
+    assert!(j["reason"].as_str().unwrap().ends_with("; justification: test assign"));
 }
 
 #[test]
@@ -1449,11 +1449,9 @@ fn entra_update_user_is_an_access_change_only_for_access_properties() {
         r#"{"displayName":"AccountEnabled","oldValue":"[true]","newValue":"[false]"},{"displayName":"Included Updated Properties","newValue":"\"AccountEnabled\""}"#,
     ));
     let Outcome::Records(r) = disabled else { panic!() };
-    assert_eq!(
-        (r[0].json()["action"].as_str(), r[0].json()["target"]["id"].as_str()),
-        (Some("disable"), Some("eve@x.io"))
-    );
-    assert_eq!(r[0].json()["scope"], "AccountEnabled");
+    let j = r[0].json();
+    assert_eq!((j["action"].as_str(), j["target"]["id"].as_str()), (Some("disable"), Some("eve@x.io")));
+    assert_eq!(j["scope"], "AccountEnabled");
     let other = map(ev(r#"{"displayName":"JobTitle","oldValue":"[\"a\"]","newValue":"[\"b\"]"}"#));
     assert!(matches!(other, Outcome::Skipped { .. }));
 }
